@@ -1,0 +1,11 @@
+import os
+
+import pytest
+
+# tests never show progress bars and never reuse results cached by a previous run
+os.environ.setdefault("BOOK_PROGRESS", "0")
+
+
+@pytest.fixture(autouse=True)
+def _no_result_cache(monkeypatch, tmp_path):
+    monkeypatch.setenv("BOOK_CACHE_DIR", str(tmp_path / "cache"))

@@ -1,0 +1,44 @@
+"""The book's structure: chapters import from the package, agree with _config.yml and the TOC,
+and their Colab copies are in sync with the MyST sources."""
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = sorted((ROOT / "book").glob("ch*.md"))
+
+
+def _config_url() -> str:
+    m = re.search(r"^repository:\s*\n\s+url:\s*(\S+)", (ROOT / "_config.yml").read_text(), re.M)
+    assert m, "_config.yml has no repository url"
+    return m.group(1)
+
+
+def test_there_are_chapters():
+    assert CHAPTERS
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_shape(path):
+    text = path.read_text()
+    assert text.startswith("---\njupytext:"), "front matter first"
+    assert f"({path.stem})=" in text, "chapter label"
+    assert _config_url() in text, "the install cell must use the repository URL of _config.yml"
+    for section in ("## Setup", "## Experiment", "## Fit", "## Result",
+                    "## Differences from the paper", "## Next steps"):
+        assert section in text, section
+    assert "assert " in text and "glue(" in text
+    code = "\n".join(re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, re.S))
+    assert not re.search(r"^\s*(def|class)\s", code, re.M), "chapters define no functions/classes"
+    assert f"book/{path.stem}" in (ROOT / "_toc.yml").read_text(), "chapter is in the TOC"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_colab_copy_in_sync(path):
+    jupytext = pytest.importorskip("jupytext")
+    ipynb = path.with_suffix(".ipynb")
+    assert ipynb.exists(), f"{ipynb.name} missing: run `make notebooks`"
+    src = [c.source for c in jupytext.read(path).cells if c.cell_type == "code"]
+    nb = [c.source for c in jupytext.read(ipynb).cells if c.cell_type == "code"]
+    assert src == nb, f"{ipynb.name} is out of date: run `make notebooks`"

@@ -1,0 +1,69 @@
+import json
+
+import numpy as np
+import pytest
+
+from scalinglaws import cache
+
+
+def _fn_counter():
+    calls = []
+
+    def fn(cfg):
+        calls.append(cfg)
+        return {"x": np.arange(5.0) * cfg["k"], "meta": {"name": "run", "n": 3}, "none": None}
+
+    return fn, calls
+
+
+def test_tree_roundtrip(tmp_path):
+    tree = {"a": np.eye(2), "b": {"c": 1.5, "d": "text", "e": np.array([1, 2])}, "f": None}
+    cache.save_tree(tmp_path / "t.npz", tree)
+    back = cache.load_tree(tmp_path / "t.npz")
+    np.testing.assert_array_equal(back["a"], tree["a"])
+    assert back["b"]["c"] == 1.5 and back["b"]["d"] == "text" and back["f"] is None
+
+
+def test_load_or_run_caches(tmp_path):
+    fn, calls = _fn_counter()
+    r1 = cache.load_or_run("demo", fn, {"k": 2}, directory=tmp_path)
+    r2 = cache.load_or_run("demo", fn, {"k": 2}, directory=tmp_path)
+    assert len(calls) == 1
+    np.testing.assert_array_equal(r1["x"], r2["x"])
+    cache.load_or_run("demo", fn, {"k": 3}, directory=tmp_path)
+    assert len(calls) == 2  # another config is another key
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "empty"])
+def test_corrupt_cache_entry_is_recomputed(tmp_path, damage):
+    fn, calls = _fn_counter()
+    cache.load_or_run("demo", fn, {"k": 2}, directory=tmp_path)
+    (entry,) = tmp_path.glob("demo-*.npz")
+    raw = entry.read_bytes()
+    entry.write_bytes({"truncate": raw[: len(raw) // 2], "garbage": b"not a zip file",
+                       "empty": b""}[damage])
+    with pytest.warns(RuntimeWarning, match="recomputing"):
+        r = cache.load_or_run("demo", fn, {"k": 2}, directory=tmp_path)
+    assert len(calls) == 2
+    np.testing.assert_array_equal(r["x"], np.arange(5.0) * 2)
+    # and the entry was rewritten whole
+    cache.load_or_run("demo", fn, {"k": 2}, directory=tmp_path)
+    assert len(calls) == 2
+
+
+def test_no_cache_env(tmp_path, monkeypatch):
+    fn, calls = _fn_counter()
+    monkeypatch.setenv("BOOK_NO_CACHE", "1")
+    cache.load_or_run("demo", fn, {"k": 2}, directory=tmp_path)
+    cache.load_or_run("demo", fn, {"k": 2}, directory=tmp_path)
+    assert len(calls) == 2
+
+
+def test_full_result_roundtrip(tmp_path):
+    tree = {"widths": np.array([1, 2]), "loss": np.array([0.5, 0.25])}
+    cache.save_full_result("chX", tree, {"mode": "full"}, 12.34, "Test GPU", directory=tmp_path)
+    got, meta = cache.load_full_result("chX", directory=tmp_path)
+    np.testing.assert_array_equal(got["loss"], tree["loss"])
+    assert meta["device"] == "Test GPU" and meta["wall_time_s"] == 12.34
+    assert "git_revision" in meta and json.loads((tmp_path / "chX.json").read_text())["config"]
+    assert cache.load_full_result("absent", directory=tmp_path) is None

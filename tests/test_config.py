@@ -1,0 +1,75 @@
+import pytest
+
+from scalinglaws import config
+from scalinglaws.config import ConfigError
+from scalinglaws.experiments import ch0_measuring as ch0
+
+
+def test_mode_from_environment(monkeypatch):
+    monkeypatch.setenv("BOOK_MODE", "fast")
+    assert config.mode() == "fast"
+    monkeypatch.setenv("BOOK_MODE", "FULL")
+    assert config.mode() == "full"
+
+
+def test_mode_default_follows_cuda(monkeypatch):
+    monkeypatch.delenv("BOOK_MODE", raising=False)
+    monkeypatch.setattr(config, "_cuda_available", lambda: False)
+    assert config.mode() == "fast"
+    monkeypatch.setattr(config, "_cuda_available", lambda: True)
+    assert config.mode() == "full"
+
+
+def test_bogus_mode_names_variable_and_choices(monkeypatch):
+    monkeypatch.setenv("BOOK_MODE", "bogus")
+    with pytest.raises(ValueError) as e:
+        config.mode()
+    msg = str(e.value)
+    assert "BOOK_MODE" in msg and "'fast'" in msg and "'full'" in msg and "bogus" in msg
+    with pytest.raises(ValueError, match="BOOK_MODE"):
+        ch0.Config.for_mode()
+
+
+def test_for_mode_picks_constructor(monkeypatch):
+    monkeypatch.setenv("BOOK_MODE", "full")
+    assert ch0.Config.for_mode().mode == "full"
+    assert ch0.Config.for_mode("fast").mode == "fast"
+
+
+def test_impossible_config_names_the_field():
+    with pytest.raises(ConfigError, match="'K'"):
+        ch0.Config.fast(K=4)
+    with pytest.raises(ConfigError, match="'widths'"):
+        ch0.Config.fast(widths=(4, 2))
+    with pytest.raises(ConfigError, match="'seeds'"):
+        ch0.Config.fast(seeds=(1, 1))
+    with pytest.raises(ConfigError, match="'precision'"):
+        ch0.Config.fast(precision="float16")
+    with pytest.raises(ConfigError, match="'nonexistent'"):
+        ch0.Config.fast().replace(nonexistent=3)
+
+
+def test_configs_are_frozen_and_hash_by_value():
+    a, b = ch0.Config.fast(), ch0.Config.fast()
+    assert a == b and a.digest() == b.digest()
+    assert a.with_seeds([7, 8]).digest() != a.digest()
+    with pytest.raises(Exception):
+        a.K = 3  # type: ignore[misc]
+
+
+def test_device_and_dtype_policy(monkeypatch):
+    import torch
+
+    assert config.device("cpu").type == "cpu"
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA"):
+            config.device("cuda")
+    assert config.torch_dtype("float64") is torch.float64
+    with pytest.raises(ConfigError, match="precision"):
+        config.torch_dtype("half")
+
+
+def test_seed_helpers_are_stable():
+    assert config.derive_seed("a", 1) == config.derive_seed("a", 1)
+    assert config.derive_seed("a", 1) != config.derive_seed("a", 2)
+    assert config.rng(3).random() == config.rng(3).random()
