@@ -261,3 +261,24 @@ class ChapterConfig:
             f"seeds: {list(self.seeds)}  |  precision: {self.precision}\n"
             f"expected time: about {t} on {where}"
         )
+
+
+# --------------------------------------------------------------------------- parallel map
+def n_workers(limit: int | None = None) -> int:
+    """Worker processes for CPU-bound fits: the machine's cores (``BOOK_WORKERS`` overrides)."""
+    env = os.environ.get("BOOK_WORKERS")
+    n = int(env) if env else (os.cpu_count() or 1)
+    return max(1, min(n, limit) if limit else n)
+
+
+def parallel_map(fn, items: Sequence[Any], workers: int | None = None) -> list[Any]:
+    """``[fn(x) for x in items]`` over worker processes (order kept).  ``fn`` must be importable
+    (a module-level function); with one worker or one item it runs in this process."""
+    items = list(items)
+    w = n_workers(len(items)) if workers is None else max(1, min(workers, len(items)))
+    if w <= 1 or len(items) <= 1:
+        return [fn(x) for x in items]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=w) as ex:
+        return list(ex.map(fn, items))

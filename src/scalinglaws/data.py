@@ -106,3 +106,140 @@ class ZipfTeacher:
         idx = r.choice(self.K, size=n, p=self.p)
         y = self.Y[idx] + noise * r.standard_normal((n, self.d_out))
         return idx, y
+
+
+# ----------------------------------------------------------------------------- BNSL data files
+#: environment variable naming a folder that holds the BNSL chapter's data files
+BNSL_DATA_ENV = "BNSL_DATA_DIR"
+#: public sources of the files (downloaded into the user's cache when no local copy exists)
+BNSL_SOURCES = {
+    "benchmark.lang.csv": "https://raw.githubusercontent.com/google-research/google-research/"
+                          "master/revisiting_neural_scaling_laws/data/benchmark.lang.csv",
+    "addition_4digit.csv": "https://raw.githubusercontent.com/ethancaballero/"
+                           "broken_neural_scaling_laws/main/fit_bnsl_and_extrapolate__4_digit_"
+                           "addition__dataset_size_x-axis.py",
+}
+
+
+def _user_cache() -> "Path":
+    import os
+    from pathlib import Path
+
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "scalinglaws"
+
+
+def _addition_csv_from_script(text: str) -> str:
+    """The 17 (x, y) points of the 4-digit-addition curve from the BNSL paper's script."""
+    import re
+
+    def array(name: str) -> list[float]:
+        m = re.search(rf"^{name}\s*=\s*np\.array\(\[(.*?)\]\)", text, re.S | re.M)
+        if not m:
+            raise ValueError(f"could not find the array '{name}' in the downloaded script")
+        return [float(v) for v in re.findall(r"[-+0-9.eE]+", m.group(1))]
+
+    xs, ys = array("x"), array("y")
+    if len(xs) != len(ys):
+        raise ValueError("the downloaded script's x and y differ in length")
+    lines = ["train_set_size,test_cross_entropy,role"]
+    lines += [f"{int(x)},{y},{'fit' if i < 14 else 'extrapolate'}" for i, (x, y) in enumerate(zip(xs, ys))]
+    return "\n".join(lines) + "\n"
+
+
+def bnsl_data_file(name: str, path: "str | Path | None" = None, download: bool = True) -> "Path":
+    """Locate one of the BNSL chapter's data files.
+
+    Looks, in order, at ``path`` (a file or a folder), the folder in ``$BNSL_DATA_DIR``, the
+    ``shared/data/bnsl`` folder beside the repository checkout, and the user's cache
+    (``~/.cache/scalinglaws/bnsl``); failing all, downloads the file from its public source
+    (:data:`BNSL_SOURCES`) into that cache.
+    """
+    import os
+    from pathlib import Path
+
+    from .cache import repo_root
+
+    if name not in BNSL_SOURCES:
+        raise ValueError(f"unknown BNSL data file {name!r}; known: {sorted(BNSL_SOURCES)}")
+    tried = []
+    cands = []
+    if path is not None:
+        p = Path(path)
+        cands.append(p / name if p.is_dir() else p)
+    if os.environ.get(BNSL_DATA_ENV):
+        cands.append(Path(os.environ[BNSL_DATA_ENV]) / name)
+    root = repo_root()
+    if root is not None:
+        cands.append(root.parent / "shared" / "data" / "bnsl" / name)
+    cache = _user_cache() / "bnsl" / name
+    cands.append(cache)
+    for c in cands:
+        tried.append(str(c))
+        if c.is_file():
+            return c
+    if not download:
+        raise FileNotFoundError(f"{name} not found; looked at: {', '.join(tried)}")
+    import urllib.request
+
+    url = BNSL_SOURCES[name]
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r:
+            text = r.read().decode()
+    except OSError as exc:
+        raise FileNotFoundError(
+            f"{name} not found (looked at: {', '.join(tried)}) and downloading {url} failed: {exc}. "
+            f"Pass a path or set {BNSL_DATA_ENV} to a folder holding the file.") from None
+    if name == "addition_4digit.csv":
+        text = _addition_csv_from_script(text)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(text)
+    return cache
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One scaling curve: x, y, and which points are for fitting (the rest are held out)."""
+
+    key: tuple[str, str, str]   # (domain, task, model)
+    x: np.ndarray
+    y: np.ndarray
+    fit: np.ndarray             # bool mask
+
+    @property
+    def label(self) -> str:
+        domain, task, model = self.key
+        return f"{domain} | {task} | {model}"
+
+
+def load_scaling_benchmark(path: "str | Path | None" = None) -> list[Curve]:
+    """The language benchmark of Alabdulmohsin et al. (2022): one :class:`Curve` per
+    (Domain, Task, Model), sorted by x, with ``fit`` from the file's ``Training`` column."""
+    import csv
+
+    f = bnsl_data_file("benchmark.lang.csv", path)
+    rows: dict[tuple[str, str, str], list[tuple[float, float, int]]] = {}
+    with open(f, newline="") as fh:
+        for r in csv.DictReader(fh):
+            key = (r["Domain"], r["Task"], r["Model"])
+            rows.setdefault(key, []).append((float(r["Seen Examples"]), float(r["Loss"]),
+                                             int(r["Training"])))
+    curves = []
+    for key, v in rows.items():
+        a = np.asarray(sorted(v))
+        curves.append(Curve(key, a[:, 0], a[:, 1], a[:, 2] == 1))
+    return curves
+
+
+def load_addition_curve(path: "str | Path | None" = None) -> Curve:
+    """The 17-point 4-digit-addition curve of the BNSL paper (test cross-entropy against
+    training-set size); the first 14 points are for fitting, the last 3 are extrapolated."""
+    import csv
+
+    f = bnsl_data_file("addition_4digit.csv", path)
+    with open(f, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    x = np.array([float(r["train_set_size"]) for r in rows])
+    y = np.array([float(r["test_cross_entropy"]) for r in rows])
+    fit = np.array([r["role"] == "fit" for r in rows])
+    return Curve(("arithmetic", "4-digit addition", "minGPT"), x, y, fit)

@@ -156,3 +156,32 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     except ImportError:  # pragma: no cover - Colab without the book extras
         return
     _glue(name, value, display=display)
+
+
+def html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, fmt: str = "{:.4f}",
+               highlight_min: Sequence[int] | None = None, caption: str | None = None):
+    """A small HTML table (an ``IPython.display.HTML``) for the rendered book.
+
+    Numbers are formatted with ``fmt``; in each row the smallest value among the columns
+    ``highlight_min`` is set in bold."""
+    from IPython.display import HTML
+
+    def cell(v: Any) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "∞" if not np.isfinite(v) else fmt.format(v)
+        return str(v)
+
+    out = ['<table class="table">']
+    if caption:
+        out.append(f"<caption>{caption}</caption>")
+    out.append("<thead><tr>" + "".join(f"<th>{h}</th>" for h in headers) + "</tr></thead><tbody>")
+    for r in rows:
+        best = None
+        if highlight_min:
+            vals = [(float(r[j]), j) for j in highlight_min]
+            best = min(vals)[1]
+        tds = [f"<td><b>{cell(v)}</b></td>" if j == best else f"<td>{cell(v)}</td>"
+               for j, v in enumerate(r)]
+        out.append("<tr>" + "".join(tds) + "</tr>")
+    out.append("</tbody></table>")
+    return HTML("".join(out))

@@ -1,0 +1,142 @@
+"""The BNSL form, its fitter, the baselines and the chapter's fast configuration."""
+import math
+
+import numpy as np
+import pytest
+
+from scalinglaws.data import _addition_csv_from_script, load_addition_curve, load_scaling_benchmark
+from scalinglaws.fit.bnsl import (BASELINES, bnsl, fit_bnsl, fit_m1, fit_m2, fit_m4,
+                                  log_bnsl_reducible, rmsle, root_standard_log_error,
+                                  segment_curves, segment_slopes)
+from scalinglaws.fit import fit_power_law_offset
+
+
+def test_zero_breaks_is_power_law_plus_offset():
+    x = np.geomspace(1, 1e6, 30)
+    np.testing.assert_allclose(bnsl(x, 0.2, 3.0, 0.4), 0.2 + 3.0 * x ** -0.4, rtol=1e-13)
+
+
+def test_asymptotic_slopes_match_segment_slopes():
+    c0, c, d, f = 0.3, (0.5, -0.2), (1e3, 1e7), (0.05, 0.05)
+    s = segment_slopes(c0, c)
+    np.testing.assert_allclose(s, [-0.3, -0.8, -0.6])
+    for x0, expect in ((1.0, s[0]), (1e5, s[1]), (1e10, s[2])):
+        xs = np.array([x0, 1.01 * x0])
+        ly = log_bnsl_reducible(xs, 1.0, c0, c, d, f)
+        assert (ly[1] - ly[0]) / math.log(1.01) == pytest.approx(expect, abs=1e-2)
+    # closed-form segments agree with the curve far from the breaks
+    segs = segment_curves(np.array([1.0, 1e5, 1e10]), 1.0, c0, c, d)
+    full = np.exp(log_bnsl_reducible(np.array([1.0, 1e5, 1e10]), 1.0, c0, c, d, f))
+    np.testing.assert_allclose(np.diag(segs), full, rtol=2e-2)
+
+
+def test_no_overflow_for_large_x_and_sharp_breaks():
+    x = np.geomspace(1e5, 1e12, 50)
+    y = bnsl(x, 0.1, 50.0, 0.1, (2.0,), (1e9,), (0.01,))
+    assert np.all(np.isfinite(y)) and np.all(y > 0.1)
+
+
+def test_fit_recovers_one_break_with_one_percent_noise():
+    # 1 % multiplicative noise.  Over 10 noise seeds the fits gave d1 within 7 %, c1 within 14 %
+    # (c1 trades off against the sharpness f1) and extrapolation RMSLE <= 0.049; the tolerances
+    # are 10 %, 20 % and 0.06.
+    truth = dict(a=0.4, b=2.3, c0=0.05, c=(1.5,), d=(300.0,), f=(0.2,))
+    x = np.geomspace(10, 1e4, 40)
+    for seed in range(5):
+        y = bnsl(x, **truth) * (1 + 0.01 * np.random.default_rng(seed).standard_normal(x.size))
+        fit = x < 10 ** 3.25
+        f = fit_bnsl(x[fit], y[fit], 1, seed=seed)
+        assert f.converged
+        assert f.d[0] == pytest.approx(300.0, rel=0.10)
+        assert f.c[0] == pytest.approx(1.5, rel=0.20)
+        assert rmsle(f.predict(x[~fit]), y[~fit]) < 0.06
+
+
+def test_fit_recovers_two_breaks_double_descent():
+    truth = dict(a=0.05, b=1.0, c0=0.3, c=(-1.5, 3.0), d=(100.0, 300.0), f=(0.3, 0.3))
+    x = np.geomspace(10, 10 ** 3.5, 50)
+    y = bnsl(x, **truth) * (1 + 0.01 * np.random.default_rng(7).standard_normal(x.size))
+    f = fit_bnsl(x, y, 2, seed=3)
+    assert f.fit_rmsle < 0.02
+    assert min(f.c) < 0 < max(f.c)
+    assert sorted(f.d)[0] == pytest.approx(100, rel=0.35) and sorted(f.d)[1] == pytest.approx(300, rel=0.35)
+
+
+def test_noiseless_recovery_is_exact():
+    truth = dict(a=0.41, b=2.28, c0=0.055, c=(5.66,), d=(612.6,), f=(0.0592,))
+    x = np.arange(1, 700, 3.0)
+    f = fit_bnsl(x, bnsl(x, **truth), 1)
+    assert f.fit_rmsle < 1e-8
+    assert f.d[0] == pytest.approx(612.6, rel=1e-4) and f.c[0] == pytest.approx(5.66, rel=1e-3)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -0.5, 0.0])
+def test_bad_input(bad):
+    x = np.geomspace(1, 100, 12)
+    y = x ** -0.5
+    y[4] = bad
+    with pytest.raises(ValueError, match="y"):
+        fit_bnsl(x, y, 1)
+
+
+def test_too_few_points_for_the_breaks():
+    x = np.geomspace(1, 100, 7)
+    with pytest.raises(ValueError, match="n_breaks=2"):
+        fit_bnsl(x, x ** -0.5, 2)
+    with pytest.raises(ValueError, match="n_breaks"):
+        fit_bnsl(x, x ** -0.5, -1)
+
+
+def test_baselines_recover_their_own_forms():
+    x = np.geomspace(1e5, 1e9, 12)
+    f1 = fit_m1(x, 3.0 * x ** -0.3)
+    assert f1.params["c"] == pytest.approx(0.3) and f1.fit_rmsle < 1e-12
+    f2 = fit_m2(x, 0.5 + 30.0 * x ** -0.3)
+    assert f2.fit_rmsle < 1e-4
+    y4 = BASELINES["M4"].__globals__["_m4_solve"](x, 0.3, 3.0, 0.7, 2e3, 0.5)
+    f4 = fit_m4(x, y4)
+    assert f4.fit_rmsle < 1e-3
+    for fn in BASELINES.values():
+        assert np.all(fn(x, 0.5 + 30.0 * x ** -0.3).predict(x * 10) > 0)
+
+
+def test_m4_with_alpha_zero_is_m2():
+    x = np.geomspace(1, 1e4, 20)
+    solve = BASELINES["M4"].__globals__["_m4_solve"]
+    np.testing.assert_allclose(solve(x, 0.2, 5.0, 0.0, 3.0, 0.4), 0.2 + 3.0 * x ** -0.4, rtol=1e-9)
+
+
+def test_metrics():
+    assert rmsle([1.0, math.e], [1.0, 1.0]) == pytest.approx(math.sqrt(0.5))
+    assert rmsle([1.0, -1.0], [1.0, 1.0]) == math.inf
+    assert root_standard_log_error([1.0, 1.0], [1.0, 1.0]) == 0.0
+    sq = np.array([0.0, 1.0])
+    expect = math.sqrt(0.5 + sq.std() / math.sqrt(2)) - math.sqrt(0.5)
+    assert root_standard_log_error([1.0, math.e], [1.0, 1.0]) == pytest.approx(expect)
+
+
+def test_data_loaders_and_download_parser():
+    curves = load_scaling_benchmark()
+    assert len(curves) == 20 and sum(c.key[0] == "NMT" for c in curves) == 5
+    assert all(np.all(np.diff(c.x) >= 0) and c.fit.any() and (~c.fit).any() for c in curves)
+    add = load_addition_curve()
+    assert len(add.x) == 17 and add.fit.sum() == 14
+    script = "import numpy as np\nx = np.array([160,  192,\n 256])\n\ny = np.array([2.1, 2.0,\n 1.5])\n"
+    csv = _addition_csv_from_script(script)
+    assert csv.splitlines()[1] == "160,2.1,fit" and len(csv.splitlines()) == 4
+
+
+@pytest.mark.slow
+def test_fast_config_other_seeds():
+    from scalinglaws.experiments import ch4_bnsl as ch4
+
+    r = ch4.run(ch4.Config.fast(seeds=(11, 12)))
+    assert np.all(r.addition_ext_rmsle < 0.03)
+    assert np.all((550 <= r.addition_params[:, 4]) & (r.addition_params[:, 4] <= 700))
+    assert r.sim_official_ext[0] < 1e-3 and r.sim_official_ext[1] > 0.05
+    assert np.all(np.isfinite(r.bench_rmsle))
+    nmt = r.bench_domain == "NMT"
+    assert np.sum(r.bench_rmsle[nmt, 4] < r.bench_rmsle[nmt, 0]) >= 4
+    assert r.bench_seconds < 60
+    assert np.all(r.dd_fit_rmsle < 0.02)
+    assert np.all((r.dd_c.min(1) < 0) & (r.dd_c.max(1) > 0))
