@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .config import rng as _rng
+from ..config import rng as _rng
 
 
 def _as_rng(seed_or_rng: int | np.random.Generator) -> np.random.Generator:
@@ -158,7 +158,7 @@ def bnsl_data_file(name: str, path: "str | Path | None" = None, download: bool =
     import os
     from pathlib import Path
 
-    from .cache import repo_root
+    from ..cache import repo_root
 
     if name not in BNSL_SOURCES:
         raise ValueError(f"unknown BNSL data file {name!r}; known: {sorted(BNSL_SOURCES)}")
