@@ -243,3 +243,45 @@ def load_addition_curve(path: "str | Path | None" = None) -> Curve:
     y = np.array([float(r["test_cross_entropy"]) for r in rows])
     fit = np.array([r["role"] == "fit" for r in rows])
     return Curve(("arithmetic", "4-digit addition", "minGPT"), x, y, fit)
+
+
+# ----------------------------------------------------------------------------- manifolds
+def sphere(n: int, d: int, seed: int | np.random.Generator) -> np.ndarray:
+    """``n`` points uniform on the unit sphere S^(d-1) in R^d (intrinsic dimension d - 1)."""
+    if d < 2:
+        raise ValueError(f"d must be >= 2, got {d}")
+    x = _as_rng(seed).standard_normal((n, d))
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class RandomFeatureTeacher:
+    """A wide random ReLU network, ``f(x) = sqrt(2/M) sum_m omega_m relu(w_m . x)`` with
+    ``w_m ~ N(0, I_d)`` and ``omega_m ~ N(0, 1)``: close to a Gaussian-process sample of the
+    order-1 arc-cosine kernel, the same family as the random-feature students of chapter 2."""
+
+    W: np.ndarray       # (M, d)
+    omega: np.ndarray   # (M,)
+
+    @classmethod
+    def make(cls, d: int, M: int, seed: int | np.random.Generator) -> "RandomFeatureTeacher":
+        r = _as_rng(seed)
+        return cls(r.standard_normal((M, d)), r.standard_normal(M))
+
+    def __call__(self, X: np.ndarray, chunk: int = 4096) -> np.ndarray:
+        out = np.empty(len(X))
+        scale = np.sqrt(2.0 / len(self.omega))
+        for i in range(0, len(X), chunk):
+            out[i:i + chunk] = scale * np.maximum(X[i:i + chunk] @ self.W.T, 0.0) @ self.omega
+        return out
+
+
+def load_digits_sphere() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's bundled 8x8 digits (1797 images, no download), centred and projected onto
+    the unit sphere, with one-hot targets: ``(X[1797, 64], Y[1797, 10])``."""
+    from sklearn.datasets import load_digits
+
+    X, y = load_digits(return_X_y=True)
+    X = X - X.mean(0)
+    X /= np.linalg.norm(X, axis=1, keepdims=True)
+    return X, np.eye(10)[y]

@@ -5,6 +5,7 @@ from types import ModuleType
 #: chapter name -> module name
 CHAPTERS = {
     "ch0_measuring": "ch0_measuring",
+    "ch2_explaining": "ch2_explaining",
     "ch4_bnsl": "ch4_bnsl",
     "ch5_data_distribution": "ch5_data_distribution",
 }
