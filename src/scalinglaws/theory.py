@@ -143,3 +143,32 @@ class PercolationScaling:
         x = np.geomspace(lo, hi, 50)
         y = self.model_loss(x) if which == "model" else self.data_loss(x)
         return float(-np.polyfit(np.log(x), np.log(y), 1)[0])
+
+
+# ----------------------------------------------------------------------------- Chinchilla link
+#: Hoffmann et al. (2022), arXiv:2203.15556, Eq. 10 (Approach 3):
+#: L(N, D) = E + A / N^alpha + B / D^beta
+CHINCHILLA = dict(E=1.69, A=406.4, B=410.7, alpha=0.34, beta=0.28)
+
+
+def chinchilla_loss(N: np.ndarray | float, D: np.ndarray | float) -> np.ndarray:
+    """Hoffmann et al.'s fitted loss for N parameters and D training tokens."""
+    c = CHINCHILLA
+    return c["E"] + c["A"] / np.asarray(N, float) ** c["alpha"] + c["B"] / np.asarray(D, float) ** c["beta"]
+
+
+def resource_model_parameter_exponent(depth_exponent: float = 1.0, count_all_neurons: bool = False,
+                                      widths: np.ndarray | None = None) -> float:
+    """The resource model's loss exponent in parameter count N_p, *computed* (not typed in).
+
+    A network of width N (neurons per layer) and depth L = N^depth_exponent has
+    N_p ~ N^2 L parameters.  The resource model gives loss ~ 1/(neurons serving the task).  If those
+    are the neurons per layer (the paper's reading), loss ~ N^-1; if all N L neurons count,
+    loss ~ (N L)^-1.  Fit log(loss) against log(N_p) over a grid of widths and return the slope:
+    -1/3 (per layer, L ~ N) or -2/3 (all neurons, L ~ N).
+    """
+    N = np.geomspace(1e2, 1e4, 50) if widths is None else np.asarray(widths, float)
+    L = N ** depth_exponent
+    Np = N ** 2 * L
+    loss = 1.0 / (N * L) if count_all_neurons else 1.0 / N
+    return float(np.polyfit(np.log(Np), np.log(loss), 1)[0])

@@ -6,6 +6,7 @@ from types import ModuleType
 CHAPTERS = {
     "ch0_measuring": "ch0_measuring",
     "ch2_explaining": "ch2_explaining",
+    "ch3_lottery_tickets": "ch3_lottery_tickets",
     "ch4_bnsl": "ch4_bnsl",
     "ch5_data_distribution": "ch5_data_distribution",
 }

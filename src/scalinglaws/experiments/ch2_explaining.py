@@ -64,7 +64,7 @@ class Config(ChapterConfig):
     spectrum_n: int = 3000
     spectrum_range: tuple[int, int] = (10, 600)
     #: dimension law: ambient dimensions scanned with kernel regression (intrinsic = d - 1)
-    dims: tuple[int, ...] = (3, 4, 5, 6)
+    dims: tuple[int, ...] = (3, 4, 5, 7)
     dim_D: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)
     dim_spectrum_n: int = 2000
     #: trained MLP panel: widths x nn_seeds ReLU networks on nn_D teacher points (Adam)
@@ -125,7 +125,8 @@ class Result(TreeResult):
     alpha_K: float                                     # from the spectrum fit: lambda_i ~ i^-(1+alpha_K)
     alpha_K_theory: float                              # 3/(d-1) asymptotically
     dims: np.ndarray; dim_alpha_D: np.ndarray; dim_alpha_K: np.ndarray
-    dim_D: np.ndarray; dim_loss: np.ndarray            # (len(dims), len(dim_D)) seed 0
+    dim_law_slope: float                               # d ln(alpha_D) / d ln(d - 1); 3/(d-1) gives -1
+    dim_D: np.ndarray; dim_loss: np.ndarray            # (len(dims), len(dim_D)) seed median
     nn_widths: np.ndarray; nn_variance: np.ndarray     # ensemble variance of trained MLPs
     nn_train_loss: np.ndarray; nn_test_loss: np.ndarray  # (len(widths),) median over seeds
     slope_nn: float
@@ -246,27 +247,32 @@ def run(config: Config | None = None) -> Result:
     fK = fit_power_law(ranks, np.maximum(spectrum, 1e-300), lo, hi)
     alpha_K = fK.exponent - 1.0
 
-    # dimension law (seed 0): resolution-limited alpha_D and the spectrum exponent per d
-    rng = np.random.default_rng(derive_seed("ch2-dims", cfg.seeds[0]))
+    # dimension law: resolution-limited alpha_D (median over seeds) and the spectrum exponent per d
     dim_loss = np.empty((len(cfg.dims), len(cfg.dim_D)))
     dim_aD, dim_aK = np.empty(len(cfg.dims)), np.empty(len(cfg.dims))
     for i, dd in enumerate(cfg.dims):
-        teacher = RandomFeatureTeacher.make(dd, cfg.teacher_width, rng)
-        Xte = T(sphere(cfg.n_test, dd, rng))
-        yte = T(teacher(Xte.cpu().numpy()))
-        Xtr = sphere(max(max(cfg.dim_D), cfg.dim_spectrum_n), dd, rng)
-        ytr = T(teacher(Xtr))
-        Xtr_t = T(Xtr)
-        K = arccos_kernel(Xtr_t, Xtr_t)
-        Kte = arccos_kernel(Xte, Xtr_t)
-        for j, D in enumerate(cfg.dim_D):
-            coef = spd_solve(K[:D, :D], ytr[:D, None])
-            dim_loss[i, j] = float(((Kte[:, :D] @ coef)[:, 0] - yte).pow(2).mean())
+        per_seed = np.empty((S, len(cfg.dim_D)))
+        for si, seed in enumerate(cfg.seeds):
+            rng = np.random.default_rng(derive_seed("ch2-dims", seed, dd))
+            teacher = RandomFeatureTeacher.make(dd, cfg.teacher_width, rng)
+            Xte = T(sphere(cfg.n_test, dd, rng))
+            yte = T(teacher(Xte.cpu().numpy()))
+            Xtr = sphere(max(max(cfg.dim_D), cfg.dim_spectrum_n), dd, rng)
+            ytr = T(teacher(Xtr))
+            Xtr_t = T(Xtr)
+            K = arccos_kernel(Xtr_t, Xtr_t)
+            Kte = arccos_kernel(Xte, Xtr_t)
+            for j, D in enumerate(cfg.dim_D):
+                coef = spd_solve(K[:D, :D], ytr[:D, None])
+                per_seed[si, j] = float(((Kte[:, :D] @ coef)[:, 0] - yte).pow(2).mean())
+            if si == 0:
+                sp = kernel_spectrum(K[:cfg.dim_spectrum_n, :cfg.dim_spectrum_n]).cpu().numpy()
+                r = np.arange(1, len(sp) + 1)
+                dim_aK[i] = fit_power_law(r, np.maximum(sp, 1e-300), lo,
+                                          min(hi, cfg.dim_spectrum_n // 4)).exponent - 1
+        dim_loss[i] = np.median(per_seed, 0)
         dim_aD[i] = fit_power_law(np.asarray(cfg.dim_D, float), dim_loss[i],
                                   x_min=cfg.dim_D[len(cfg.dim_D) // 3]).exponent
-        sp = kernel_spectrum(K[:cfg.dim_spectrum_n, :cfg.dim_spectrum_n]).cpu().numpy()
-        r = np.arange(1, len(sp) + 1)
-        dim_aK[i] = fit_power_law(r, np.maximum(sp, 1e-300), lo, min(hi, cfg.dim_spectrum_n // 4)).exponent - 1
 
     # trained MLPs: variance-limited in width (centred networks trained on nn_D teacher points)
     rng = np.random.default_rng(derive_seed("ch2-nn", cfg.seeds[0]))
@@ -304,6 +310,7 @@ def run(config: Config | None = None) -> Result:
         slope_var_D=-_fit(cfg.var_D, var_D_exc), slope_var_P=-_fit(cfg.var_P, var_P_var),
         spectrum=spectrum, alpha_K=alpha_K, alpha_K_theory=3.0 / (cfg.d - 1),
         dims=np.asarray(cfg.dims), dim_alpha_D=dim_aD, dim_alpha_K=dim_aK,
+        dim_law_slope=float(np.polyfit(np.log(np.asarray(cfg.dims) - 1.0), np.log(np.abs(dim_aD)), 1)[0]),
         dim_D=np.asarray(cfg.dim_D), dim_loss=dim_loss,
         nn_widths=np.asarray(cfg.nn_widths), nn_variance=nn_var, nn_train_loss=nn_tr,
         nn_test_loss=nn_te, slope_nn=-_fit(cfg.nn_widths, nn_var[None, :]),
