@@ -42,3 +42,17 @@ def test_colab_copy_in_sync(path):
     src = [c.source for c in jupytext.read(path).cells if c.cell_type == "code"]
     nb = [c.source for c in jupytext.read(ipynb).cells if c.cell_type == "code"]
     assert src == nb, f"{ipynb.name} is out of date: run `make notebooks`"
+
+
+def test_glue_passes_python_numbers(monkeypatch):
+    """{glue:text} cannot format NumPy 2's repr ``np.float64(...)``: the shim must unwrap scalars."""
+    import numpy as np
+    myst_nb = pytest.importorskip("myst_nb")
+    from scalinglaws import plotting
+
+    seen = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=False: seen.update({name: value}))
+    plotting.glue("a", np.float64(0.25))
+    plotting.glue("b", np.int64(3))
+    plotting.glue("c", 1.5)
+    assert type(seen["a"]) is float and type(seen["b"]) is int and seen["c"] == 1.5

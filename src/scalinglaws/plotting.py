@@ -150,7 +150,10 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     """Glue a value into the book's prose (MyST-NB), or do nothing outside a book build.
 
     Chapters use ``{glue:text}`name:.2f``` in their text; on Colab or in a plain kernel without
-    MyST-NB the call is harmless."""
+    MyST-NB the call is harmless.  NumPy scalars are glued as Python numbers, since their NumPy 2
+    ``repr`` (``np.float64(0.5)``) cannot be formatted by ``{glue:text}``."""
+    if isinstance(value, np.generic):
+        value = value.item()
     try:
         from myst_nb import glue as _glue
     except ImportError:  # pragma: no cover - Colab without the book extras

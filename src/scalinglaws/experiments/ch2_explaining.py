@@ -28,7 +28,8 @@ from ..config import (ChapterConfig, check, check_positive_ints, derive_seed, de
 from ..data import RandomFeatureTeacher, load_digits_sphere, sphere
 from ..fit import fit_power_law
 from ..models import BatchedMLP
-from ..models.random_features import arccos_kernel, kernel_spectrum, relu_features, spd_solve
+from ..models.random_features import (arccos_kernel, kernel_regression_losses, kernel_spectrum,
+                                      relu_features, spd_solve)
 from ..train import train
 
 
@@ -169,9 +170,7 @@ def run(config: Config | None = None) -> Result:
         Xtr_t = T(Xtr)
         K = arccos_kernel(Xtr_t, Xtr_t)
         Kte = arccos_kernel(Xte_t, Xtr_t)
-        for j, D in enumerate(cfg.res_D):
-            coef = spd_solve(K[:D, :D], ytr[:D, None])
-            res_D_loss[si, j] = float(((Kte[:, :D] @ coef)[:, 0] - yte).pow(2).mean())
+        res_D_loss[si] = kernel_regression_losses(K, Kte, ytr, yte, cfg.res_D)
         if si == 0:
             Ks = K[:cfg.spectrum_n, :cfg.spectrum_n] if cfg.spectrum_n <= len(K) else None
             if Ks is None:
@@ -262,9 +261,7 @@ def run(config: Config | None = None) -> Result:
             Xtr_t = T(Xtr)
             K = arccos_kernel(Xtr_t, Xtr_t)
             Kte = arccos_kernel(Xte, Xtr_t)
-            for j, D in enumerate(cfg.dim_D):
-                coef = spd_solve(K[:D, :D], ytr[:D, None])
-                per_seed[si, j] = float(((Kte[:, :D] @ coef)[:, 0] - yte).pow(2).mean())
+            per_seed[si] = kernel_regression_losses(K, Kte, ytr, yte, cfg.dim_D)
             if si == 0:
                 sp = kernel_spectrum(K[:cfg.dim_spectrum_n, :cfg.dim_spectrum_n]).cpu().numpy()
                 r = np.arange(1, len(sp) + 1)

@@ -48,6 +48,8 @@ class Config(ChapterConfig):
     #: full-batch Adam steps, learning rate (cosine decay to lr * 1e-3); our protocol
     steps: int = 4000
     lr: float = 1e-2
+    #: the budget check (2 * steps) trains SiLU for the first `budget_seeds` seeds (None = all)
+    budget_seeds: int | None = 5
     #: the exponent is fitted on N >= fit_min; "small N" local slope is fitted on [small_lo, small_hi]
     fit_min: int = 8
     small_range: tuple[int, int] = (4, 16)
@@ -68,14 +70,14 @@ class Config(ChapterConfig):
 
     @classmethod
     def fast(cls, **kw: Any) -> "Config":
-        base = dict(mode="fast", seeds=tuple(range(10)), expected_seconds=170.0)
+        base = dict(mode="fast", seeds=tuple(range(10)), expected_seconds=150.0)
         return cls(**{**base, **kw})
 
     @classmethod
     def full(cls, **kw: Any) -> "Config":
         base = dict(mode="full", seeds=tuple(range(100)), widths=(2, 4, 8, 16, 32, 64, 128, 256,
                                                                  512, 1024, 2048, 4096),
-                    activations=("silu", "relu", "leaky_relu"), n_train=256, steps=20000,
+                    activations=("silu", "relu", "leaky_relu"), n_train=256, budget_seeds=None, steps=20000,
                     n_pairs=4096, pair_steps=10000, ensemble_K=(1, 2, 4, 8, 16, 32, 64),
                     expected_seconds=600.0)
         return cls(**{**base, **kw})
@@ -91,6 +93,8 @@ class Config(ChapterConfig):
         check_finite_positive(self.x_max, "x_max")
         check(isinstance(self.steps, int) and self.steps >= 100, "steps", "must be >= 100")
         check_finite_positive(self.lr, "lr")
+        check(self.budget_seeds is None or 3 <= self.budget_seeds <= len(self.seeds), "budget_seeds",
+              "must be None or between 3 and the number of seeds")
         check(self.n_pairs >= 16, "n_pairs", "must be >= 16")
         check_positive_ints(self.ensemble_K, "ensemble_K")
         check(self.ensemble_min_groups >= 2, "ensemble_min_groups", "must be >= 2")
@@ -104,13 +108,15 @@ class Result(TreeResult):
     params: np.ndarray                 # (W,) parameters per network, 3N + 1
     activations: np.ndarray            # (A,) names
     test_mse: np.ndarray               # (A, S, W)
-    silu_double: np.ndarray            # (S, W) SiLU with twice the steps
+    silu_double: np.ndarray            # (budget seeds, W) SiLU with twice the steps
     exponent: np.ndarray               # (A,) fitted on the seed median, N >= fit_min
     exponent_lo: np.ndarray            # bootstrap 16th percentile
     exponent_hi: np.ndarray
     exponent_params: np.ndarray        # (A,) the same against parameter count
     small_slope: np.ndarray            # (A,) log-log slope over small_range (negative)
-    exponent_double: float             # SiLU exponent with twice the budget
+    exponent_double: float             # SiLU exponent with twice the budget (budget seeds)
+    exponent_budget_base: float        # SiLU exponent with the normal budget, same seeds
+    budget_change: float               # |exponent_double - exponent_budget_base|
     pair_loss: np.ndarray              # (P,) final losses of two-neuron nets
     pair_asym: np.ndarray              # (P,) max relative asymmetry of each pair
     pair_is_ticket: np.ndarray         # (P,) bool
@@ -190,9 +196,11 @@ def run(config: Config | None = None) -> Result:
                 (W1, b1), (W2, _) = fresh.network_params(k)
                 mi.append(mirror_statistic(W1[0].numpy(), b1.numpy(), W2[:, 0].numpy()))
             mirror_tr, mirror_in = np.asarray(mt), np.asarray(mi)
-    _, _, double = _sweep(cfg.widths, cfg.seeds, "silu", x, y, xt, yt, 2 * cfg.steps, cfg.lr, dt,
+    bseeds = cfg.seeds[:cfg.budget_seeds] if cfg.budget_seeds else cfg.seeds
+    _, _, double = _sweep(cfg.widths, bseeds, "silu", x, y, xt, yt, 2 * cfg.steps, cfg.lr, dt,
                           dev, "main")
     exp_double = fit_power_law(widths, np.median(double, 0), x_min=cfg.fit_min).exponent
+    exp_base = fit_power_law(widths, np.median(mse[0, :len(bseeds)], 0), x_min=cfg.fit_min).exponent
 
     # two-neuron networks, trained to convergence
     seeds2 = [derive_seed("ch3-pairs", cfg.seeds[0], i) % 2**62 for i in range(cfg.n_pairs)]
@@ -237,7 +245,8 @@ def run(config: Config | None = None) -> Result:
     return Result(
         widths=widths, params=params, activations=np.asarray(cfg.activations), test_mse=mse,
         silu_double=double, exponent=exps, exponent_lo=lo, exponent_hi=hi, exponent_params=exp_p,
-        small_slope=small, exponent_double=exp_double,
+        small_slope=small, exponent_double=exp_double, exponent_budget_base=exp_base,
+        budget_change=abs(exp_double - exp_base),
         pair_loss=loss2, pair_asym=asym, pair_is_ticket=ticket,
         pair_params=np.concatenate([W1, b1, v], 1), ticket_fraction=float(ticket.mean()),
         best_pair_loss=float(loss2.min()), mirror_trained=mirror_tr, mirror_init=mirror_in,

@@ -42,6 +42,20 @@ def spd_solve(A: torch.Tensor, B: torch.Tensor, ridge: float = 1e-10) -> torch.T
     raise torch.linalg.LinAlgError("matrix is not positive definite even with jitter")
 
 
+def kernel_regression_losses(K: torch.Tensor, K_test: torch.Tensor, y: torch.Tensor,
+                             y_test: torch.Tensor, sizes) -> list[float]:
+    """Test MSE of (ridgeless) kernel regression trained on the nested prefixes ``X[:D]`` for each
+    ``D`` in ``sizes``: the resolution-limited data scan of Bahri et al. (Sec. 2.2).
+
+    ``K`` is the (n, n) training kernel, ``K_test`` the (n_test, n) test-train kernel, ``y`` (n,)
+    and ``y_test`` (n_test,) the targets."""
+    out = []
+    for D in sizes:
+        coef = spd_solve(K[:D, :D], y[:D, None])
+        out.append(float(((K_test[:, :D] @ coef)[:, 0] - y_test).pow(2).mean()))
+    return out
+
+
 def kernel_spectrum(K: torch.Tensor) -> torch.Tensor:
     """Eigenvalues of ``K / n`` in decreasing order (the empirical kernel spectrum)."""
     ev = torch.linalg.eigvalsh(K / K.shape[-1])
