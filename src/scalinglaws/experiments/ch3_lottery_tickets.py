@@ -61,6 +61,9 @@ class Config(ChapterConfig):
     #: |w1+w2|, |b1-b2|, |v1-v2| (each over the pair's scale) < pair_sym_tol
     pair_loss_max: float = 1e-2
     pair_sym_tol: float = 0.05
+    #: "near-mirror": w1 = -w2 and b1 = b2 within pair_sym_tol * 2 of the pair's (w, b) scale,
+    #: output weights free; the best pairs are the lowest `best_quantile` of final losses
+    best_quantile: float = 0.05
     #: ensembles of K tickets
     ensemble_K: tuple[int, ...] = (1, 2, 4, 8, 16)
     #: an ensemble size is used only if the tickets make >= ensemble_min_groups disjoint groups;
@@ -96,6 +99,7 @@ class Config(ChapterConfig):
         check(self.budget_seeds is None or 3 <= self.budget_seeds <= len(self.seeds), "budget_seeds",
               "must be None or between 3 and the number of seeds")
         check(self.n_pairs >= 16, "n_pairs", "must be >= 16")
+        check(0 < self.best_quantile <= 1, "best_quantile", "must be in (0, 1]")
         check_positive_ints(self.ensemble_K, "ensemble_K")
         check(self.ensemble_min_groups >= 2, "ensemble_min_groups", "must be >= 2")
         check(self.ensemble_partitions >= 1, "ensemble_partitions", "must be >= 1")
@@ -123,6 +127,9 @@ class Result(TreeResult):
     pair_params: np.ndarray            # (P, 6) w1, w2, b1, b2, v1, v2
     ticket_fraction: float
     best_pair_loss: float
+    near_mirror: np.ndarray            # (P,) bool: mirror in (w, b), output weights free
+    best_ticket_fraction: float        # tickets among the best_quantile lowest losses
+    best_near_mirror_fraction: float   # near-mirror pairs among them
     mirror_trained: np.ndarray         # (S,) pairing statistic of the widest SiLU nets, trained
     mirror_init: np.ndarray            # (S,) the same at initialisation
     ensemble_K: np.ndarray
@@ -216,6 +223,9 @@ def run(config: Config | None = None) -> Result:
                             np.abs(v[:, 0] - v[:, 1])], 1), axis=1) / scale
     loss2 = h2.final_test
     ticket = (loss2 < cfg.pair_loss_max) & (asym < cfg.pair_sym_tol)
+    wb_scale = np.abs(np.concatenate([W1, b1], 1)).max(axis=1) + 1e-12
+    near = np.maximum(np.abs(W1.sum(1)), np.abs(b1[:, 0] - b1[:, 1])) / wb_scale < 2 * cfg.pair_sym_tol
+    best = np.argsort(loss2)[:max(1, int(round(cfg.best_quantile * len(loss2))))]
 
     # ensembles of K independent tickets.  Each ensemble is a disjoint group of K tickets, so its
     # error is the mean of K independent draws: E[MSE] = bias^2 + var / K exactly.  The estimate is
@@ -249,6 +259,8 @@ def run(config: Config | None = None) -> Result:
         budget_change=abs(exp_double - exp_base),
         pair_loss=loss2, pair_asym=asym, pair_is_ticket=ticket,
         pair_params=np.concatenate([W1, b1, v], 1), ticket_fraction=float(ticket.mean()),
+        near_mirror=near, best_ticket_fraction=float(ticket[best].mean()),
+        best_near_mirror_fraction=float(near[best].mean()),
         best_pair_loss=float(loss2.min()), mirror_trained=mirror_tr, mirror_init=mirror_in,
         ensemble_K=Ks_a, ensemble_var=np.asarray(ens_var), ensemble_mse=np.asarray(ens_mse),
         ensemble_var_slope=var_slope, ensemble_mse_slope=mse_slope, n_tickets=n_t,
