@@ -61,8 +61,8 @@ class Config(ChapterConfig):
     #: |w1+w2|, |b1-b2|, |v1-v2| (each over the pair's scale) < pair_sym_tol
     pair_loss_max: float = 1e-2
     pair_sym_tol: float = 0.05
-    #: "near-mirror": w1 = -w2 and b1 = b2 within pair_sym_tol * 2 of the pair's (w, b) scale,
-    #: output weights free; the best pairs are the lowest `best_quantile` of final losses
+    #: "near-mirror": loss < pair_loss_max, w1 = -w2 and b1 = b2 within pair_sym_tol * 2 of the
+    #: pair's (w, b) scale, output weights free; the best pairs are the lowest `best_quantile` losses
     best_quantile: float = 0.05
     #: ensembles of K tickets
     ensemble_K: tuple[int, ...] = (1, 2, 4, 8, 16)
@@ -127,7 +127,8 @@ class Result(TreeResult):
     pair_params: np.ndarray            # (P, 6) w1, w2, b1, b2, v1, v2
     ticket_fraction: float
     best_pair_loss: float
-    near_mirror: np.ndarray            # (P,) bool: mirror in (w, b), output weights free
+    near_mirror: np.ndarray            # (P,) bool: fits, and mirror in (w, b), output weights free
+    near_mirror_fraction: float        # near-mirror pairs among the networks that fit (loss < max)
     best_ticket_fraction: float        # tickets among the best_quantile lowest losses
     best_near_mirror_fraction: float   # near-mirror pairs among them
     mirror_trained: np.ndarray         # (S,) pairing statistic of the widest SiLU nets, trained
@@ -224,7 +225,9 @@ def run(config: Config | None = None) -> Result:
     loss2 = h2.final_test
     ticket = (loss2 < cfg.pair_loss_max) & (asym < cfg.pair_sym_tol)
     wb_scale = np.abs(np.concatenate([W1, b1], 1)).max(axis=1) + 1e-12
-    near = np.maximum(np.abs(W1.sum(1)), np.abs(b1[:, 0] - b1[:, 1])) / wb_scale < 2 * cfg.pair_sym_tol
+    fits = loss2 < cfg.pair_loss_max   # excludes the dead solutions (both w ~ 0, loss ~ 1)
+    near = fits & (np.maximum(np.abs(W1.sum(1)), np.abs(b1[:, 0] - b1[:, 1])) / wb_scale
+                   < 2 * cfg.pair_sym_tol)
     best = np.argsort(loss2)[:max(1, int(round(cfg.best_quantile * len(loss2))))]
 
     # ensembles of K independent tickets.  Each ensemble is a disjoint group of K tickets, so its
@@ -261,6 +264,7 @@ def run(config: Config | None = None) -> Result:
         pair_params=np.concatenate([W1, b1, v], 1), ticket_fraction=float(ticket.mean()),
         near_mirror=near, best_ticket_fraction=float(ticket[best].mean()),
         best_near_mirror_fraction=float(near[best].mean()),
+        near_mirror_fraction=float(near.sum() / max(1, fits.sum())),
         best_pair_loss=float(loss2.min()), mirror_trained=mirror_tr, mirror_init=mirror_in,
         ensemble_K=Ks_a, ensemble_var=np.asarray(ens_var), ensemble_mse=np.asarray(ens_mse),
         ensemble_var_slope=var_slope, ensemble_mse_slope=mse_slope, n_tickets=n_t,
