@@ -5,6 +5,7 @@ from types import ModuleType
 #: chapter name -> module name
 CHAPTERS = {
     "ch0_measuring": "ch0_measuring",
+    "ch1_resource_model": "ch1_resource_model",
     "ch2_explaining": "ch2_explaining",
     "ch3_lottery_tickets": "ch3_lottery_tickets",
     "ch4_bnsl": "ch4_bnsl",

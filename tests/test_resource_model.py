@@ -1,0 +1,73 @@
+"""Chapter 1's pieces: allocation counting, width masks, config errors, and the fast
+configuration with seeds nobody tuned on."""
+import numpy as np
+import pytest
+import torch
+
+from scalinglaws.experiments.ch1_resource_model import (Config, chain, path_strengths,
+                                                       task_allocation, weighted_mse, width_mask)
+from scalinglaws.models import BatchedMLP
+from scalinglaws.train import proximal_l1, train
+
+
+def test_task_allocation_counts_own_paths():
+    # neurons 0-2 serve task 1, neuron 3 task 2, neuron 4 both (stronger to task 2), neuron 5 none
+    W1 = np.zeros((2, 6))
+    W2 = np.zeros((6, 2))
+    W1[0, :3], W2[:3, 0] = 1.0, 0.5
+    W1[1, 3], W2[3, 1] = 1.0, 0.5
+    W1[:, 4], W2[4] = (0.1, 1.0), (0.1, 1.0)
+    W1[0, 5], W2[5, 0] = 1e-4, 1e-4
+    paths = np.abs(W1)[:, :, None] * np.abs(W2)[None, :, :]
+    assert task_allocation(paths, 1e-3) == (3, 2, 1)
+    assert task_allocation(paths, 0.3) == (3, 2, 0)
+
+
+def test_path_strengths_shape_and_values():
+    m = BatchedMLP([5, 5], d_in=2, d_out=2, seeds=[0, 1])
+    p = path_strengths(m)
+    W1, _, W2, _ = (t.detach().numpy() for t in m.group_params(0))
+    assert p[1].shape == (2, 5, 2)
+    assert np.allclose(p[1][0, 3, 1], abs(W1[1, 0, 3] * W2[1, 3, 1]))
+
+
+def test_width_mask_keeps_networks_at_their_width():
+    m = BatchedMLP([16] * 3, d_in=2, d_out=2, seeds=[0, 1, 2], dtype=torch.float64)
+    x = torch.rand(32, 2, dtype=torch.float64)
+    ws = [4, 8, 16]
+    train(m, x, x ** 2, steps=50, lr=1e-2, loss_fn=weighted_mse(torch.full((3, 2), 0.5, dtype=torch.float64)),
+          post_step=chain(width_mask(m, ws), proximal_l1([1e-4] * 3)), progress=False)
+    W1 = m.group_params(0)[0].detach()
+    for i, w in enumerate(ws):
+        assert torch.all(W1[i, :, w:] == 0)
+        assert torch.any(W1[i, :, :w] != 0)
+
+
+def test_config_errors_name_the_field():
+    with pytest.raises(ValueError, match="'alphas'"):
+        Config.fast(alphas=(1.0, 2.0, 4.0, 8.0))          # < 2 decades
+    with pytest.raises(ValueError, match="'betas'"):
+        Config.fast(betas=(0.6, 0.9))
+    with pytest.raises(ValueError, match="'parallel_points'"):
+        Config.fast(parallel_points=63)
+    with pytest.raises(ValueError, match="'lam'"):
+        Config.fast(lam=float("nan"))
+    with pytest.raises(ValueError, match="'series_seeds'"):
+        Config.fast(series_seeds=9)
+    full = Config.full()
+    assert len(full.alphas) >= 40 and len(full.seeds) >= 5 and len(full.betas) == 5
+
+
+@pytest.mark.slow
+def test_fast_config_other_seeds():
+    from scalinglaws.experiments import ch1_resource_model as ch1
+
+    r = ch1.run(ch1.Config.fast(seeds=(9, 10, 11)))
+    assert -1.4 <= r.single_exponent <= -0.6, r.single_exponent
+    assert r.single_spearman >= 0.9 and r.single_drops == 0
+    assert r.single_max_fraction <= 0.5
+    i5, i9 = list(r.betas).index(0.5), list(r.betas).index(0.9)
+    assert 0.7 <= r.par_ratio_beta[i5] <= 1.4 and r.par_ratio_beta[i9] >= 1.8, r.par_ratio_beta
+    assert np.all(r.par_ratio[i9] >= 1.8), r.par_ratio
+    assert np.all(r.par_ratio_spread <= 2.5), r.par_ratio_spread
+    assert abs(r.chinchilla_exponent + 1 / 3) < 1e-9
