@@ -4,10 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from scalinglaws.experiments.ch1_resource_model import (Config, chain, path_strengths,
-                                                       task_allocation, weighted_mse, width_mask)
+from scalinglaws.experiments.ch1_resource_model import Config, path_strengths, task_allocation
 from scalinglaws.models import BatchedMLP
-from scalinglaws.train import proximal_l1, train
+from scalinglaws.train import chain, proximal_l1, train, weighted_mse, width_mask
 
 
 def test_task_allocation_counts_own_paths():
@@ -41,6 +40,8 @@ def test_width_mask_keeps_networks_at_their_width():
     for i, w in enumerate(ws):
         assert torch.all(W1[i, :, w:] == 0)
         assert torch.any(W1[i, :, :w] != 0)
+    with pytest.raises(ValueError, match="widths"):
+        width_mask(m, [4, 8])
 
 
 def test_config_errors_name_the_field():

@@ -315,6 +315,61 @@ def proximal_l1(strength: Any, layers: Sequence[int] | None = None
     return step
 
 
+def weighted_mse(weights: torch.Tensor) -> LossFn:
+    """Per-network loss ``sum_j weights[net, j] * MSE_j`` for multi-output tasks.
+
+    ``weights`` is ``(M, d_out)``, e.g. two subtasks weighted ``beta`` and ``1 - beta``
+    (Song et al. 2024, Fig. 3).
+    """
+
+    def loss_fn(pred: torch.Tensor, y: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        per_out = (pred - select(y, index)).pow(2).mean(dim=1)
+        return (per_out * weights[index.to(weights.device)]).sum(-1)
+
+    return loss_fn
+
+
+def width_mask(model: BatchedMLP, widths: list[int]) -> Callable[[BatchedMLP, float, Any], None]:
+    """A ``post_step`` that keeps network i of a one-hidden-layer batch at width ``widths[i]``.
+
+    Neurons beyond the width have their input weights, bias and output weights set to exactly zero
+    after every step (and at the start), so a pool of equal width emulates networks of many widths.
+    """
+    if model.depth != 1:
+        raise ValueError(f"width_mask needs a one-hidden-layer model, got depth {model.depth}")
+    if len(widths) != model.M:
+        raise ValueError(f"widths must give one width per network ({model.M}), got {len(widths)}")
+    masks = []
+    for grp in model.groups:
+        n = grp.index.numel()
+        W1 = model.group_params(grp)[0]
+        keep = torch.zeros(n, W1.shape[-1], dtype=W1.dtype, device=W1.device)
+        for k, i in enumerate(grp.index.tolist()):
+            keep[k, : widths[i]] = 1.0
+        masks.append(keep)
+
+    @torch.no_grad()
+    def step(model: BatchedMLP, lr: float, opt: Any) -> None:
+        for grp, keep in zip(model.groups, masks):
+            W1, b1, W2, _ = model.group_params(grp)
+            W1.mul_(keep[:, None, :])
+            b1.mul_(keep[:, None, :])
+            W2.mul_(keep[:, :, None])
+
+    step(model, 0.0, None)
+    return step
+
+
+def chain(*steps: Callable[[BatchedMLP, float, Any], None]) -> Callable[[BatchedMLP, float, Any], None]:
+    """Several ``post_step`` functions applied in order."""
+
+    def step(model: BatchedMLP, lr: float, opt: Any) -> None:
+        for s in steps:
+            s(model, lr, opt)
+
+    return step
+
+
 # ----------------------------------------------------------------------------- L-BFGS polish
 def _flatten(params: Sequence[torch.Tensor]) -> torch.Tensor:
     G = params[0].shape[0]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ from ..data import grid, uniform
 from ..fit import fit_power_law
 from ..models import BatchedMLP
 from ..theory import resource_model_parameter_exponent
-from ..train import LossFn, proximal_l1, select, train
+from ..train import chain, proximal_l1, train, weighted_mse, width_mask
 
 _SEED_MOD = 2 ** 62
 
@@ -193,16 +193,6 @@ class Result(TreeResult):
     timings: dict
 
 
-def weighted_mse(weights: torch.Tensor) -> LossFn:
-    """Per-network loss ``sum_j weights[net, j] * MSE_j`` for multi-output tasks (paper Fig. 3)."""
-
-    def loss_fn(pred: torch.Tensor, y: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        per_out = (pred - select(y, index)).pow(2).mean(dim=1)
-        return (per_out * weights[index.to(weights.device)]).sum(-1)
-
-    return loss_fn
-
-
 def path_strengths(model: BatchedMLP) -> list[np.ndarray]:
     """``|W1[i, n]| |W2[n, j]|`` for each network of a one-hidden-layer batch, shape (d_in, N, d_out).
 
@@ -228,43 +218,6 @@ def task_allocation(paths: np.ndarray, threshold: float) -> tuple[int, int, int]
     first = active[:, 0] & (own[:, 0] >= own[:, 1])
     second = active[:, 1] & ~first
     return int(first.sum()), int(second.sum()), int((active[:, 0] & active[:, 1]).sum())
-
-
-def width_mask(model: BatchedMLP, widths: list[int]) -> Callable[[BatchedMLP, float, Any], None]:
-    """A ``post_step`` that keeps network i of a one-hidden-layer batch at width ``widths[i]``.
-
-    Neurons beyond the width have their input weights, bias and output weights set to exactly zero
-    after every step (and at the start), so a pool of equal width emulates networks of many widths.
-    """
-    masks = []
-    for grp in model.groups:
-        n = grp.index.numel()
-        W1 = model.group_params(grp)[0]
-        keep = torch.zeros(n, W1.shape[-1], dtype=W1.dtype, device=W1.device)
-        for k, i in enumerate(grp.index.tolist()):
-            keep[k, : widths[i]] = 1.0
-        masks.append(keep)
-
-    @torch.no_grad()
-    def step(model: BatchedMLP, lr: float, opt: Any) -> None:
-        for grp, keep in zip(model.groups, masks):
-            W1, b1, W2, _ = model.group_params(grp)
-            W1.mul_(keep[:, None, :])
-            b1.mul_(keep[:, None, :])
-            W2.mul_(keep[:, :, None])
-
-    step(model, 0.0, None)
-    return step
-
-
-def chain(*steps: Callable[[BatchedMLP, float, Any], None]) -> Callable[[BatchedMLP, float, Any], None]:
-    """Several ``post_step`` functions applied in order."""
-
-    def step(model: BatchedMLP, lr: float, opt: Any) -> None:
-        for s in steps:
-            s(model, lr, opt)
-
-    return step
 
 
 def _seed(*parts: Any) -> int:
@@ -366,8 +319,7 @@ def run(config: Config | None = None) -> Result:
     bw = cfg.width_scan_beta
     hw = train(wm, x2, y2, steps=cfg.steps, lr=cfg.lr, schedule="cosine",
                loss_fn=weighted_mse(T([[bw, 1 - bw]] * len(ws))),
-               post_step=chain(width_mask(wm, ws),
-                               proximal_l1(np.full(len(ws), cfg.lam / cfg.width_scan_alpha)),
+               post_step=chain(proximal_l1(np.full(len(ws), cfg.lam / cfg.width_scan_alpha)),
                                width_mask(wm, ws)),
                log_every=cfg.steps, desc="ch1 width scan")
     walloc = np.array([task_allocation(p, cfg.threshold) for p in path_strengths(wm)])
