@@ -140,3 +140,58 @@ def test_fast_config_other_seeds():
     assert r.bench_seconds < 60
     assert np.all(r.dd_fit_rmsle < 0.02)
     assert np.all((r.dd_c.min(1) < 0) & (r.dd_c.max(1) > 0))
+
+
+def _fd_jacobian(f, theta, h=None):
+    """Central finite differences with step eps^(1/3) relative to each parameter's size."""
+    h0 = np.finfo(float).eps ** (1 / 3) if h is None else h
+    J = []
+    for k in range(len(theta)):
+        step = h0 * max(1.0, abs(theta[k]))
+        tp, tm = theta.copy(), theta.copy()
+        tp[k] += step
+        tm[k] -= step
+        J.append((f(tp) - f(tm)) / (2 * step))
+    return np.stack(J, 1)
+
+
+@pytest.mark.parametrize("nb", [0, 1, 2])
+def test_bnsl_jacobian_matches_finite_differences(nb):
+    from scalinglaws.fit.bnsl import bnsl_log_jacobian, bnsl_log_residual
+
+    rs = np.random.default_rng(nb)
+    lx = np.log(np.geomspace(1, 1e4, 25))
+    ly = rs.normal(size=25)
+    for _ in range(5):
+        theta = np.concatenate([[rs.uniform(0.01, 0.5), rs.uniform(-1, 1), rs.uniform(0, 2)],
+                                rs.uniform(-2, 3, nb), rs.uniform(0.5, 3.5, nb),
+                                rs.uniform(-1.5, 0.5, nb)])
+        J = bnsl_log_jacobian(theta, lx, nb)
+        Jfd = _fd_jacobian(lambda t: bnsl_log_residual(t, lx, ly, nb), theta)
+        np.testing.assert_allclose(J, Jfd, rtol=1e-5, atol=1e-7)
+
+
+def test_m4_jacobian_matches_finite_differences():
+    from scalinglaws.fit.bnsl import m4_log_jacobian, m4_log_residual
+
+    rs = np.random.default_rng(4)
+    xs = np.geomspace(1, 1e3, 20)
+    ly = rs.normal(size=20)
+    for _ in range(5):
+        t = np.array([rs.uniform(0.05, 0.9), rs.uniform(-2, 2), rs.uniform(0.1, 2.0),
+                      rs.uniform(-1, 1), rs.uniform(0.2, 1.5)])
+        J = m4_log_jacobian(t, xs, 0.3, 2.0)
+        Jfd = _fd_jacobian(lambda u: m4_log_residual(u, xs, ly, 0.3, 2.0), t)
+        np.testing.assert_allclose(J, Jfd, rtol=1e-5, atol=1e-7)
+
+
+def test_fits_report_statuses():
+    from scalinglaws.fit import FitStatus
+
+    x = np.geomspace(1, 1e3, 12)
+    for name, fit in BASELINES.items():
+        f = fit(x, 2.0 * x ** -0.5 + 0.1)
+        assert isinstance(FitStatus(f.status), FitStatus), name
+        assert f.converged and np.isfinite(f.fit_rmsle)
+    b = fit_bnsl(x, 2.0 * x ** -0.5 + 0.1, 1, n_starts=256, n_refine=2)
+    assert isinstance(b.status, FitStatus) and b.converged

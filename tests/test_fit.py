@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from scalinglaws.fit import (bootstrap_exponent, fit_power_law, fit_power_law_offset,
-                             local_slopes)
+from scalinglaws.fit import (FitError, FitStatus, bootstrap_exponent, fit_median, fit_power_law,
+                             fit_power_law_offset, local_slopes)
 
 X = np.geomspace(1, 1e3, 20)
 
@@ -35,10 +35,27 @@ def test_fit_window():
     assert fit_power_law(X, y, x_max=9).exponent == pytest.approx(0.2, abs=1e-10)
 
 
-def test_too_few_points_reports_status_not_nan():
+def test_too_few_points_reports_a_status_and_require_raises():
     f = fit_power_law(X, X ** -1.0, x_min=500, x_max=600)
-    assert f.status == "too_few_points" and not f.converged
-    assert not math.isnan(f.exponent)
+    assert f.status is FitStatus.TOO_FEW_POINTS and not f.converged
+    assert f.status_message and math.isnan(f.exponent)  # flagged by the status, never a 0.0
+    with pytest.raises(FitError, match="too few points"):
+        f.require()
+    assert fit_power_law(X, X ** -1.0).require().exponent == pytest.approx(1.0)
+
+
+def test_offset_fit_reports_bound_hit():
+    # a curve steeper than the exponent box allows: converged on its edge, flagged
+    f = fit_power_law_offset(X, X ** -3.0 + 1e-12, exponent_bounds=(0.0, 2.0))
+    assert f.status is FitStatus.BOUND_HIT and f.converged and "exponent" in f.status_message
+    g = fit_power_law_offset(X[:3], X[:3] ** -1.0)
+    assert g.status is FitStatus.TOO_FEW_POINTS and math.isnan(g.exponent)
+
+
+def test_fit_median_uses_the_seed_median():
+    Y = np.stack([2.0 * X ** -0.5, 3.0 * X ** -0.5, 4.0 * X ** -0.5])
+    f = fit_median(X, Y)
+    assert f.exponent == pytest.approx(0.5) and f.prefactor == pytest.approx(3.0)
 
 
 @pytest.mark.parametrize("bad, what", [

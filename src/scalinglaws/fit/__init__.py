@@ -1,6 +1,6 @@
-"""Fitters: power laws (with and without offset), bootstrap over seeds, local slopes.
-
-Later chapters add their own curve forms here (e.g. the broken power law of chapter 4).
+"""Fitters: power laws (with and without offset), bootstrap over seeds, local slopes, and the
+broken power laws of chapter 4 (:mod:`scalinglaws.fit.bnsl`).  Every fit result carries a
+:class:`FitStatus`.
 """
 from .powerlaw import (
     BootstrapExponent,
@@ -9,18 +9,23 @@ from .powerlaw import (
     bootstrap_exponent,
     check_finite,
     check_positive,
+    fit_median,
     fit_power_law,
     fit_power_law_offset,
     local_slopes,
 )
+from .status import FitError, FitStatus
 
 __all__ = [
     "BootstrapExponent",
+    "FitError",
+    "FitStatus",
     "OffsetPowerLawFit",
     "PowerLawFit",
     "bootstrap_exponent",
     "check_finite",
     "check_positive",
+    "fit_median",
     "fit_power_law",
     "fit_power_law_offset",
     "local_slopes",

@@ -24,7 +24,8 @@ import numpy as np
 from scipy import optimize
 from scipy.stats import qmc
 
-from .powerlaw import as_1d, check_positive, fit_power_law, fit_power_law_offset
+from .powerlaw import check_positive, fit_power_law, fit_power_law_offset, validate_xy
+from .status import FitStatus, near_bounds
 
 _TINY = 1e-300
 
@@ -102,7 +103,8 @@ def root_standard_log_error(pred: Sequence[float], true: Sequence[float]) -> flo
 # ----------------------------------------------------------------------------- BNSL fit
 @dataclass(frozen=True)
 class BNSLFit:
-    """A fitted BNSL.  ``status`` is "ok" or the optimiser's failure; values are never NaN."""
+    """A fitted BNSL.  ``status`` says whether the fit can be used (:class:`FitStatus`);
+    values are never NaN."""
 
     a: float
     b: float
@@ -111,10 +113,11 @@ class BNSLFit:
     d: tuple[float, ...]
     f: tuple[float, ...]
     fit_rmsle: float
-    status: str
+    status: FitStatus
     n_points: int
     n_starts: int
     name: str = "BNSL"
+    status_message: str = ""
 
     @property
     def n_breaks(self) -> int:
@@ -122,7 +125,7 @@ class BNSLFit:
 
     @property
     def converged(self) -> bool:
-        return self.status == "ok"
+        return self.status.usable
 
     def predict(self, x: Sequence[float] | np.ndarray) -> np.ndarray:
         return bnsl(x, self.a, self.b, self.c0, self.c, self.d, self.f)
@@ -150,11 +153,7 @@ class BNSLBounds:
 
 def _validate_xy(x: Sequence[float], y: Sequence[float], n_params: int, what: str
                  ) -> tuple[np.ndarray, np.ndarray]:
-    x, y = as_1d(x, "x"), as_1d(y, "y")
-    if x.shape != y.shape:
-        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    check_positive(x, "x")
-    check_positive(y, "y")
+    x, y = validate_xy(x, y)
     if len(x) < n_params:
         raise ValueError(f"{what} has {n_params} parameters but only {len(x)} points were given; "
                          f"use fewer breaks (n_breaks) or more points")
@@ -193,14 +192,7 @@ def fit_bnsl(x: Sequence[float], y: Sequence[float], n_breaks: int = 1, *, n_sta
     hi = np.array([bnd.c0[1]] + [bnd.c[1]] * nb + [ld_hi] * nb + [bnd.log10_f[1]] * nb)
 
     def log_shape(phi: np.ndarray) -> np.ndarray:
-        """log g(x) for shapes phi (S, 1+3nb) -> (S, n)."""
-        out = -phi[:, :1] * lx[None, :]
-        for i in range(nb):
-            ci = phi[:, 1 + i:2 + i]
-            ldi = phi[:, 1 + nb + i:2 + nb + i] * math.log(10)
-            fi = 10.0 ** phi[:, 1 + 2 * nb + i:2 + 2 * nb + i]
-            out = out - ci * fi * _softplus((lx[None, :] - ldi) / fi)
-        return out
+        return _bnsl_log_shape(phi, lx, nb)
 
     # ---- stage 1: quasi-random shapes, (a, b) in closed form; 3 more dimensions per break, so
     # the number of starts grows 8-fold per break beyond the first
@@ -226,36 +218,11 @@ def fit_bnsl(x: Sequence[float], y: Sequence[float], n_breaks: int = 1, *, n_sta
     order = np.argsort(cost)
 
     # ---- stage 2: bounded least squares on log y from the best distinct starts
-    def unpack(theta: np.ndarray) -> tuple[float, float, np.ndarray]:
-        return theta[0], theta[1], theta[2:]
-
     def resid(theta: np.ndarray) -> np.ndarray:
-        a_, log10b, ph = unpack(theta)
-        lm = np.logaddexp(math.log(max(a_, _TINY)),
-                          log10b * math.log(10) + log_shape(ph[None, :])[0])
-        return lm - ly
-
-    ln10 = math.log(10)
+        return bnsl_log_residual(theta, lx, ly, nb)
 
     def jac(theta: np.ndarray) -> np.ndarray:
-        """Analytic Jacobian of ``resid`` (one evaluation instead of 3 + 3n)."""
-        a_, log10b, ph = unpack(theta)
-        L = log10b * ln10 + log_shape(ph[None, :])[0]
-        lm = np.logaddexp(math.log(max(a_, _TINY)), L)
-        w = np.exp(L - lm)                      # e^L / m
-        J = np.empty((len(lx), len(theta)))
-        J[:, 0] = np.exp(-lm)                   # d/da
-        J[:, 1] = w * ln10                      # d/dlog10 b
-        J[:, 2] = -w * lx                       # d/dc0
-        for i in range(nb):
-            ci, fi = ph[1 + i], 10.0 ** ph[1 + 2 * nb + i]
-            s = (lx - ph[1 + nb + i] * ln10) / fi
-            sp = _softplus(s)
-            sig = np.exp(-_softplus(-s))
-            J[:, 3 + i] = -w * fi * sp
-            J[:, 3 + nb + i] = w * ci * sig * ln10
-            J[:, 3 + 2 * nb + i] = w * ln10 * fi * ci * (s * sig - sp)
-        return J
+        return bnsl_log_jacobian(theta, lx, nb)
 
     lb_b, ub_b = math.log10(ymax) - 12, math.log10(ymax) + 6
     lower = np.concatenate([[0.0, lb_b], lo])
@@ -298,16 +265,69 @@ def fit_bnsl(x: Sequence[float], y: Sequence[float], n_breaks: int = 1, *, n_sta
             break  # RMSLE below 1e-12: the data are matched to rounding error
     if best is None:
         raise RuntimeError("fit_bnsl: every refinement failed")  # pragma: no cover
-    a_, log10b, ph = unpack(best.x)
+    a_, log10b, ph = best.x[0], best.x[1], best.x[2:]
     c0 = float(ph[0])
     cs = tuple(float(v) for v in ph[1:1 + nb])
     ds = tuple(float(10 ** v * x_ref) for v in ph[1 + nb:1 + 2 * nb])
     fs = tuple(float(10 ** v) for v in ph[1 + 2 * nb:])
     b_nat = float(10 ** log10b * x_ref ** c0)  # undo the normalisation of x
-    status = "ok" if best.status > 0 else f"not_converged: {best.message}"
+    status, msg = FitStatus.OK, ""
+    names = [None, "log10 b", "c0"] + [f"c{i}" for i in range(1, nb + 1)] \
+        + [f"log10 d{i}" for i in range(1, nb + 1)] + [f"log10 f{i}" for i in range(1, nb + 1)]
+    if best.status <= 0:
+        status, msg = FitStatus.NOT_CONVERGED, str(best.message)
+    else:
+        hits = near_bounds(best.x, lower, upper, names)
+        if hits:  # a on its bounds [0, min y) is the form's domain, not the search box
+            status, msg = FitStatus.BOUND_HIT, "on an edge of the search box: " + ", ".join(hits)
     fit_err = float(np.sqrt(np.mean(best.fun ** 2)))
     return BNSLFit(float(a_), b_nat, c0, cs, ds, fs, fit_err, status, len(x), len(phi),
-                   name=f"BNSL ({nb} break{'s' if nb != 1 else ''})")
+                   name=f"BNSL ({nb} break{'s' if nb != 1 else ''})", status_message=msg)
+
+
+def _bnsl_log_shape(phi: np.ndarray, lx: np.ndarray, nb: int) -> np.ndarray:
+    """``log g(x)`` of BNSL shapes ``phi`` (S, 1 + 3 nb) = (c0, c_i, log10 d_i, log10 f_i) on
+    ``lx = log(x / x_ref)``, shape (S, n)."""
+    out = -phi[:, :1] * lx[None, :]
+    for i in range(nb):
+        ci = phi[:, 1 + i:2 + i]
+        ldi = phi[:, 1 + nb + i:2 + nb + i] * math.log(10)
+        fi = 10.0 ** phi[:, 1 + 2 * nb + i:2 + 2 * nb + i]
+        out = out - ci * fi * _softplus((lx[None, :] - ldi) / fi)
+    return out
+
+
+def bnsl_log_residual(theta: np.ndarray, lx: np.ndarray, ly: np.ndarray, nb: int) -> np.ndarray:
+    """Residuals ``log(model) - log y`` of :func:`fit_bnsl`'s refinement.
+
+    ``theta = (a, log10 b, c0, c_1..nb, log10 d_1..nb, log10 f_1..nb)`` in units where x is
+    normalised by its smallest value (``lx = log(x / x_min)``)."""
+    a_, log10b, ph = theta[0], theta[1], theta[2:]
+    lm = np.logaddexp(math.log(max(a_, _TINY)),
+                      log10b * math.log(10) + _bnsl_log_shape(ph[None, :], lx, nb)[0])
+    return lm - ly
+
+
+def bnsl_log_jacobian(theta: np.ndarray, lx: np.ndarray, nb: int) -> np.ndarray:
+    """Analytic Jacobian of :func:`bnsl_log_residual` with respect to ``theta`` (n, 3 + 3 nb)."""
+    ln10 = math.log(10)
+    a_, log10b, ph = theta[0], theta[1], theta[2:]
+    L = log10b * ln10 + _bnsl_log_shape(ph[None, :], lx, nb)[0]
+    lm = np.logaddexp(math.log(max(a_, _TINY)), L)
+    w = np.exp(L - lm)                      # e^L / m
+    J = np.empty((len(lx), len(theta)))
+    J[:, 0] = np.exp(-lm)                   # d/da
+    J[:, 1] = w * ln10                      # d/dlog10 b
+    J[:, 2] = -w * lx                       # d/dc0
+    for i in range(nb):
+        ci, fi = ph[1 + i], 10.0 ** ph[1 + 2 * nb + i]
+        s = (lx - ph[1 + nb + i] * ln10) / fi
+        sp = _softplus(s)
+        sig = np.exp(-_softplus(-s))
+        J[:, 3 + i] = -w * fi * sp
+        J[:, 3 + nb + i] = w * ci * sig * ln10
+        J[:, 3 + 2 * nb + i] = w * ln10 * fi * ci * (s * sig - sp)
+    return J
 
 
 # ----------------------------------------------------------------------------- baselines M1-M4
@@ -318,12 +338,13 @@ class BaselineFit:
     name: str
     params: dict[str, float]
     fit_rmsle: float
-    status: str
+    status: FitStatus
     extra: dict = field(default_factory=dict)
+    status_message: str = ""
 
     @property
     def converged(self) -> bool:
-        return self.status == "ok"
+        return FitStatus(self.status).usable
 
     def predict(self, x: Sequence[float] | np.ndarray) -> np.ndarray:
         x = np.asarray(x, float)
@@ -343,7 +364,8 @@ def fit_m1(x: Sequence[float], y: Sequence[float]) -> BaselineFit:
     """M1: ``eps = beta x^-c`` (a straight line on log-log axes)."""
     x, y = _validate_xy(x, y, 2, "M1")
     f = fit_power_law(x, y)
-    fit = BaselineFit("M1", {"beta": f.prefactor, "c": f.exponent}, 0.0, f.status)
+    fit = BaselineFit("M1", {"beta": f.prefactor, "c": f.exponent}, 0.0, f.status,
+                      status_message=f.status_message)
     return _with_rmsle(fit, x, y)
 
 
@@ -352,7 +374,7 @@ def fit_m2(x: Sequence[float], y: Sequence[float]) -> BaselineFit:
     x, y = _validate_xy(x, y, 3, "M2")
     f = fit_power_law_offset(x, y, exponent_bounds=(0.0, 5.0), n_starts=3)
     fit = BaselineFit("M2", {"eps_inf": f.offset, "beta": f.prefactor, "c": f.exponent}, 0.0,
-                      f.status)
+                      f.status, status_message=f.status_message)
     return _with_rmsle(fit, x, y)
 
 
@@ -380,7 +402,8 @@ def fit_m3(x: Sequence[float], y: Sequence[float]) -> BaselineFit:
     # back to natural units: (1/xs + g) = x_ref (1/x + g/x_ref)
     params = {"beta": float(math.exp(logbeta) * x_ref ** c), "gamma": float(gamma_s / x_ref),
               "c": float(c)}
-    fit = BaselineFit("M3", params, 0.0, "ok" if best.status > 0 else "not_converged")
+    st, msg = _ls_status(best, [-np.inf, 0.0, -12.0], [np.inf, 10.0, 3.0], [None, "c", "log10 gamma"])
+    fit = BaselineFit("M3", params, 0.0, st, status_message=msg)
     return _with_rmsle(fit, x, y)
 
 
@@ -416,39 +439,24 @@ def fit_m4(x: Sequence[float], y: Sequence[float]) -> BaselineFit:
     xs = x / x_ref
 
     def unpack(t: np.ndarray) -> tuple[float, float, float, float, float]:
-        frac_inf, log_e0_excess, alpha, logbeta, c = t
-        return frac_inf * ymin, ymax * (1.0 + math.exp(log_e0_excess)), alpha, math.exp(logbeta), c
+        return m4_unpack(t, ymin, ymax)
 
     def resid(t: np.ndarray) -> np.ndarray:
-        pred = _m4_solve(xs, *unpack(t))
-        return np.log(np.maximum(pred, _TINY)) - ly
-
-    lxs = np.log(xs)
+        return m4_log_residual(t, xs, ly, ymin, ymax)
 
     def jac(t: np.ndarray) -> np.ndarray:
-        """Implicit-function-theorem Jacobian: F(e, θ) = log(e - ε∞) - α log(ε0 - e) - log β
-        + c log x = 0 gives de/dθ = -F_θ / F_e, and d log e / dθ = (de/dθ) / e."""
-        eps_inf, eps_0, alpha, beta, c = unpack(t)
-        e = _m4_solve(xs, eps_inf, eps_0, alpha, beta, c)
-        lo_gap = np.maximum(e - eps_inf, _TINY)
-        hi_gap = np.maximum(eps_0 - e, _TINY)
-        Fe = 1.0 / lo_gap + alpha / hi_gap
-        scale = -1.0 / (Fe * e)
-        J = np.empty((len(xs), 5))
-        J[:, 0] = scale * (-1.0 / lo_gap) * ymin                               # frac_inf
-        J[:, 1] = scale * (-alpha / hi_gap) * ymax * math.exp(t[1])            # log e0 excess
-        J[:, 2] = scale * (-np.log(hi_gap))                                    # alpha
-        J[:, 3] = scale * (-1.0)                                               # log beta
-        J[:, 4] = scale * lxs                                                  # c
-        return J
+        return m4_log_jacobian(t, xs, ymin, ymax)
 
     m2 = fit_power_law_offset(x, y, exponent_bounds=(0.0, 5.0), n_starts=3)
-    frac0 = min(max(m2.offset / ymin, 0.0), 0.99)
-    logbeta0 = math.log(max(m2.prefactor, _TINY)) - m2.exponent * math.log(x_ref)
+    if m2.converged:
+        frac0, c_m2 = min(max(m2.offset / ymin, 0.0), 0.99), m2.exponent
+        logbeta0 = math.log(max(m2.prefactor, _TINY)) - m2.exponent * math.log(x_ref)
+    else:  # start from a flat curve at the data's level
+        frac0, c_m2, logbeta0 = 0.5, 0.5, math.log(ymax)
     lower = [0.0, -8.0, 0.0, -60.0, 0.0]
     upper = [0.999, 5.0, 5.0, 60.0, 10.0]
     best = None
-    for t0 in ([frac0, 0.0, 0.0, logbeta0, m2.exponent], [0.5 * frac0, 0.0, 1.0, logbeta0, 1.0]):
+    for t0 in ([frac0, 0.0, 0.0, logbeta0, c_m2], [0.5 * frac0, 0.0, 1.0, logbeta0, 1.0]):
         t0 = np.clip(np.asarray(t0, float), np.asarray(lower) + 1e-9, np.asarray(upper) - 1e-9)
         try:
             r = optimize.least_squares(resid, t0, jac=jac, bounds=(lower, upper),
@@ -458,18 +466,63 @@ def fit_m4(x: Sequence[float], y: Sequence[float]) -> BaselineFit:
         if best is None or r.cost < best.cost:
             best = r
     if best is None:  # pragma: no cover - both starts failed
-        return BaselineFit("M4", {"eps_inf": m2.offset, "eps_0": 2 * ymax, "alpha": 0.0,
-                                  "beta": m2.prefactor, "c": m2.exponent}, math.inf,
-                           "optimizer_failed")
+        return BaselineFit("M4", {"eps_inf": 0.0, "eps_0": 2 * ymax, "alpha": 0.0,
+                                  "beta": ymax, "c": 0.0}, math.inf,
+                           FitStatus.OPTIMIZER_FAILED, status_message="both starts failed")
     eps_inf, eps_0, alpha, beta_s, c = unpack(best.x)
     params = {"eps_inf": eps_inf, "eps_0": eps_0, "alpha": float(alpha),
               "beta": float(beta_s * x_ref ** c), "c": float(c)}
-    fit = BaselineFit("M4", params, 0.0, "ok" if best.status > 0 else "not_converged")
+    st, msg = _ls_status(best, lower, upper, [None, "log eps_0 excess", "alpha", "log beta", "c"])
+    fit = BaselineFit("M4", params, 0.0, st, status_message=msg)
     return _with_rmsle(fit, x, y)
 
 
 def _with_rmsle(fit: BaselineFit, x: np.ndarray, y: np.ndarray) -> BaselineFit:
-    return BaselineFit(fit.name, fit.params, rmsle(fit.predict(x), y), fit.status, fit.extra)
+    return BaselineFit(fit.name, fit.params, rmsle(fit.predict(x), y), fit.status, fit.extra,
+                       fit.status_message)
+
+
+def _ls_status(r, lower, upper, names) -> tuple[FitStatus, str]:
+    """Status of a ``scipy.optimize.least_squares`` result in a search box."""
+    if r.status <= 0:
+        return FitStatus.NOT_CONVERGED, str(r.message)
+    hits = near_bounds(r.x, lower, upper, names)
+    if hits:
+        return FitStatus.BOUND_HIT, "on an edge of the search box: " + ", ".join(hits)
+    return FitStatus.OK, ""
+
+
+def m4_unpack(t: np.ndarray, ymin: float, ymax: float) -> tuple[float, float, float, float, float]:
+    """M4's fit parameters ``(frac_inf, log eps_0 excess, alpha, log beta, c)`` in natural form
+    ``(eps_inf, eps_0, alpha, beta, c)`` (x normalised by its smallest value)."""
+    frac_inf, log_e0_excess, alpha, logbeta, c = t
+    return frac_inf * ymin, ymax * (1.0 + math.exp(log_e0_excess)), alpha, math.exp(logbeta), c
+
+
+def m4_log_residual(t: np.ndarray, xs: np.ndarray, ly: np.ndarray, ymin: float, ymax: float
+                    ) -> np.ndarray:
+    """Residuals ``log(M4) - log y`` of :func:`fit_m4` (``xs = x / x_min``)."""
+    pred = _m4_solve(xs, *m4_unpack(t, ymin, ymax))
+    return np.log(np.maximum(pred, _TINY)) - ly
+
+
+def m4_log_jacobian(t: np.ndarray, xs: np.ndarray, ymin: float, ymax: float) -> np.ndarray:
+    """Jacobian of :func:`m4_log_residual` by the implicit-function theorem:
+    ``F(e, θ) = log(e - ε∞) - α log(ε0 - e) - log β + c log x = 0`` gives
+    ``de/dθ = -F_θ / F_e`` and ``d log e / dθ = (de/dθ) / e``."""
+    eps_inf, eps_0, alpha, beta, c = m4_unpack(t, ymin, ymax)
+    e = _m4_solve(xs, eps_inf, eps_0, alpha, beta, c)
+    lo_gap = np.maximum(e - eps_inf, _TINY)
+    hi_gap = np.maximum(eps_0 - e, _TINY)
+    Fe = 1.0 / lo_gap + alpha / hi_gap
+    scale = -1.0 / (Fe * e)
+    J = np.empty((len(xs), 5))
+    J[:, 0] = scale * (-1.0 / lo_gap) * ymin                               # frac_inf
+    J[:, 1] = scale * (-alpha / hi_gap) * ymax * math.exp(t[1])            # log e0 excess
+    J[:, 2] = scale * (-np.log(hi_gap))                                    # alpha
+    J[:, 3] = scale * (-1.0)                                               # log beta
+    J[:, 4] = scale * np.log(xs)                                           # c
+    return J
 
 
 BASELINES = {"M1": fit_m1, "M2": fit_m2, "M3": fit_m3, "M4": fit_m4}
@@ -510,16 +563,17 @@ def fit_bnsl_official_grid(x: Sequence[float], y: Sequence[float], grid: Sequenc
         with np.errstate(all="ignore"):
             return np.log(a + b * xx ** (-c0) * (1 + (xx / d1) ** (1 / f1)) ** (-c1 * f1) + 1)
 
-    status = "ok"
+    status, msg = FitStatus.OK, ""
     try:
         popt, _ = optimize.curve_fit(model_log1p, x, ly1, p0=p0, maxfev=100000)
     except (RuntimeError, ValueError) as exc:
-        popt, status = np.asarray(p0, float), f"not_converged: {exc}"
+        popt, status, msg = np.asarray(p0, float), FitStatus.NOT_CONVERGED, str(exc)
     a, b, c0, c1, d1, f1 = (float(v) for v in popt)
     ok = b > 0 and d1 > 0 and f1 > 0
-    if not ok:
+    if not ok:  # outside the form's domain: no prediction can be made (RMSLE infinite)
         return BNSLFit(a, abs(b) or 1.0, c0, (c1,), (abs(d1) or 1.0,), (abs(f1) or 1.0,),
-                       math.inf, "invalid_parameters", len(x), len(P), name="official grid")
+                       math.inf, FitStatus.INVALID_PARAMETERS, len(x), len(P), name="official grid",
+                       status_message=f"b={b:g}, d1={d1:g}, f1={f1:g} must all be > 0")
     pred = bnsl(x, a, b, c0, (c1,), (d1,), (f1,))
     return BNSLFit(a, b, c0, (c1,), (d1,), (f1,), rmsle(pred, y), status, len(x), len(P),
-                   name="official grid")
+                   name="official grid", status_message=msg)

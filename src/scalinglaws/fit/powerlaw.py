@@ -3,8 +3,9 @@
 Conventions: a power law is ``y = prefactor * x**(-exponent)``, so a falling curve has a *positive*
 exponent; ``slope = -exponent`` is the log-log slope.  Every fitter validates its input (finite,
 and positive where logs are taken) and raises a ``ValueError`` that says what is wrong and where.
-A fit that does not converge returns ``status != "ok"`` and ``converged == False``; it never
-returns a silent NaN.
+A fit that cannot be made returns a :class:`~scalinglaws.fit.status.FitStatus` other than ``OK``
+with a ``status_message`` (its numbers are then NaN, flagged, never a 0.0 standing in for a value);
+``require()`` raises :class:`~scalinglaws.fit.status.FitError` for callers that need the number.
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy import optimize
 
+from .status import FitError, FitStatus, near_bounds
+
 
 # ----------------------------------------------------------------------------- validation
 def as_1d(a: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
@@ -24,12 +27,17 @@ def as_1d(a: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
     return arr
 
 
+def _where(bad: np.ndarray, arr: np.ndarray) -> tuple[list, list]:
+    """Up to five offending indices of a boolean mask, and the values there."""
+    where = np.argwhere(bad)[:5]
+    idx = [tuple(int(i) for i in w) if len(w) > 1 else int(w[0]) for w in where]
+    return idx, [arr[tuple(w)] for w in where]
+
+
 def check_finite(arr: np.ndarray, name: str) -> None:
     bad = ~np.isfinite(arr)
     if bad.any():
-        where = np.argwhere(bad)
-        idx = [tuple(int(i) for i in w) if len(w) > 1 else int(w[0]) for w in where[:5]]
-        vals = [arr[tuple(w)] for w in where[:5]]
+        idx, vals = _where(bad, arr)
         raise ValueError(f"{name} contains {int(bad.sum())} non-finite value(s) at index "
                          f"{idx}{'...' if bad.sum() > 5 else ''}: {vals}")
 
@@ -38,10 +46,21 @@ def check_positive(arr: np.ndarray, name: str) -> None:
     check_finite(arr, name)
     bad = arr <= 0
     if bad.any():
-        where = np.argwhere(bad)
-        idx = [tuple(int(i) for i in w) if len(w) > 1 else int(w[0]) for w in where[:5]]
+        idx, vals = _where(bad, arr)
         raise ValueError(f"{name} must be > 0 for a log-log fit; {int(bad.sum())} value(s) are "
-                         f"not, at index {idx}: {[arr[tuple(w)] for w in where[:5]]}")
+                         f"not, at index {idx}: {vals}")
+
+
+def validate_xy(x: Sequence[float], y: Sequence[float], *, positive: bool = True
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """1-D float arrays of equal length, finite (and positive, for log-log fits)."""
+    x, y = as_1d(x, "x"), as_1d(y, "y")
+    if x.shape != y.shape:
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
+    check = check_positive if positive else check_finite
+    check(x, "x")
+    check(y, "y")
+    return x, y
 
 
 def _window(x: np.ndarray, x_min: float | None, x_max: float | None) -> np.ndarray:
@@ -65,7 +84,8 @@ class PowerLawFit:
     x_min: float            # range actually fitted
     x_max: float
     r2: float               # coefficient of determination in log space
-    status: str = "ok"      # "ok" or "too_few_points"
+    status: FitStatus = FitStatus.OK
+    status_message: str = ""
 
     @property
     def slope(self) -> float:
@@ -73,7 +93,13 @@ class PowerLawFit:
 
     @property
     def converged(self) -> bool:
-        return self.status == "ok"
+        return self.status is FitStatus.OK
+
+    def require(self) -> "PowerLawFit":
+        """This fit, or a :class:`FitError` when it could not be made."""
+        if not self.converged:
+            raise FitError(f"power-law fit: {self.status}: {self.status_message}")
+        return self
 
     def predict(self, x: Sequence[float] | np.ndarray) -> np.ndarray:
         return self.prefactor * np.asarray(x, dtype=float) ** (-self.exponent)
@@ -87,19 +113,18 @@ def fit_power_law(x: Sequence[float], y: Sequence[float], x_min: float | None = 
     """Fit ``y = A x^-α`` by ordinary least squares of ``log y`` on ``log x``.
 
     Only points with ``x_min <= x <= x_max`` are used.  With fewer than two distinct x in the
-    window, the result has ``status="too_few_points"`` (exponent and prefactor are 0, not NaN).
+    window, the result has ``status=FitStatus.TOO_FEW_POINTS`` and NaN numbers (use
+    ``require()`` where the number is needed).
     """
-    x, y = as_1d(x, "x"), as_1d(y, "y")
-    if x.shape != y.shape:
-        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    check_positive(x, "x")
-    check_positive(y, "y")
+    x, y = validate_xy(x, y)
     keep = _window(x, x_min, x_max)
     lx, ly = np.log(x[keep]), np.log(y[keep])
     n = int(keep.sum())
     if n < 2 or np.ptp(lx) == 0:
-        return PowerLawFit(0.0, 0.0, math.inf, n, float(x_min or 0), float(x_max or 0), 0.0,
-                           status="too_few_points")
+        nan = math.nan
+        return PowerLawFit(nan, nan, math.inf, n, float(x_min or nan), float(x_max or nan), nan,
+                           status=FitStatus.TOO_FEW_POINTS,
+                           status_message=f"{n} point(s) with distinct x in [{x_min}, {x_max}]")
     X = np.vstack([np.ones_like(lx), lx]).T
     coef, *_ = np.linalg.lstsq(X, ly, rcond=None)
     resid = ly - X @ coef
@@ -118,11 +143,7 @@ def local_slopes(x: Sequence[float], y: Sequence[float]) -> tuple[np.ndarray, np
     Returns ``(x_mid, slope)`` with ``x_mid`` the geometric midpoints; a pure power law
     ``x^-α`` gives ``slope == -α`` everywhere.
     """
-    x, y = as_1d(x, "x"), as_1d(y, "y")
-    if x.shape != y.shape:
-        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    check_positive(x, "x")
-    check_positive(y, "y")
+    x, y = validate_xy(x, y)
     if len(x) < 2:
         raise ValueError("local_slopes needs at least two points")
     order = np.argsort(x)
@@ -143,12 +164,19 @@ class OffsetPowerLawFit:
     offset: float
     stderr: float          # standard error of the exponent (from the Jacobian), inf if singular
     n_points: int
-    status: str            # "ok" or the optimiser's failure message
+    status: FitStatus
     cost: float            # final sum of squared log residuals / 2
+    status_message: str = ""
 
     @property
     def converged(self) -> bool:
-        return self.status == "ok"
+        """Usable: converged, possibly with the exponent on an edge of ``exponent_bounds``."""
+        return self.status.usable
+
+    def require(self) -> "OffsetPowerLawFit":
+        if not self.converged:
+            raise FitError(f"offset power-law fit: {self.status}: {self.status_message}")
+        return self
 
     def predict(self, x: Sequence[float] | np.ndarray) -> np.ndarray:
         return self.prefactor * np.asarray(x, dtype=float) ** (-self.exponent) + self.offset
@@ -160,18 +188,17 @@ def fit_power_law_offset(x: Sequence[float], y: Sequence[float], x_min: float | 
     """Fit ``y = A x^-α + c`` with ``A > 0``, ``α`` in ``exponent_bounds`` and ``0 <= c < min(y)``.
 
     Residuals are ``log y - log(model)`` (every decade weighs the same).  Several starting
-    exponents are tried; the best converged solution is returned.
+    exponents are tried; the best converged solution is returned.  An exponent on an edge of
+    ``exponent_bounds`` is reported as ``FitStatus.BOUND_HIT``.
     """
-    x, y = as_1d(x, "x"), as_1d(y, "y")
-    if x.shape != y.shape:
-        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}")
-    check_positive(x, "x")
-    check_positive(y, "y")
+    x, y = validate_xy(x, y)
     keep = _window(x, x_min, x_max)
     x, y = x[keep], y[keep]
     n = len(x)
+    nan = math.nan
     if n < 4:
-        return OffsetPowerLawFit(0.0, 0.0, 0.0, math.inf, n, "too_few_points", math.inf)
+        return OffsetPowerLawFit(nan, nan, nan, math.inf, n, FitStatus.TOO_FEW_POINTS, math.inf,
+                                 f"{n} points; 4 are needed for 3 parameters")
     xs = x / x.min()  # normalise so the prefactor is of order y
     ly = np.log(y)
     ymin = float(y.min())
@@ -199,7 +226,8 @@ def fit_power_law_offset(x: Sequence[float], y: Sequence[float], x_min: float | 
             if best is None or r.cost < best.cost:
                 best = r
     if best is None:
-        return OffsetPowerLawFit(0.0, 0.0, 0.0, math.inf, n, "optimizer_failed", math.inf)
+        return OffsetPowerLawFit(nan, nan, nan, math.inf, n, FitStatus.OPTIMIZER_FAILED, math.inf,
+                                 "every start failed")
     logA, a, c_frac = best.x
     prefactor = math.exp(logA) * float(x.min()) ** a
     try:
@@ -208,9 +236,13 @@ def fit_power_law_offset(x: Sequence[float], y: Sequence[float], x_min: float | 
         se = float(math.sqrt(cov[1, 1])) if cov[1, 1] >= 0 else math.inf
     except np.linalg.LinAlgError:
         se = math.inf
-    status = "ok" if best.success else f"not_converged: {best.message}"
+    status, msg = FitStatus.OK, ""
+    if not best.success:
+        status, msg = FitStatus.NOT_CONVERGED, str(best.message)
+    elif near_bounds([a], [lo_a], [hi_a], ["exponent"]):
+        status, msg = FitStatus.BOUND_HIT, f"exponent {a:g} on an edge of {exponent_bounds}"
     return OffsetPowerLawFit(float(a), prefactor, float(c_frac * ymin), se, n, status,
-                             float(best.cost))
+                             float(best.cost), msg)
 
 
 # ----------------------------------------------------------------------------- bootstrap
@@ -225,10 +257,6 @@ class BootstrapExponent:
     n_boot: int
     samples: np.ndarray = field(repr=False)
     fit: PowerLawFit = field(repr=False, default=None)  # type: ignore[assignment]
-
-    @property
-    def half_width(self) -> float:
-        return 0.5 * (self.hi - self.lo)
 
     def label(self, name: str = "α", digits: int = 2) -> str:
         return f"{name} = {self.exponent:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
@@ -252,7 +280,7 @@ def bootstrap_exponent(x: Sequence[float], Y: np.ndarray, n_boot: int = 1000, se
     rs = np.random.default_rng(seed)
     point = fit_power_law(x, aggregate(Y, axis=0), x_min, x_max)
     if not point.converged:
-        raise ValueError(f"too few points in [{x_min}, {x_max}] to fit an exponent")
+        raise FitError(f"too few points in [{x_min}, {x_max}] to fit an exponent")
     keep = _window(x, x_min, x_max)
     lx = np.log(x[keep])
     lxc = lx - lx.mean()
@@ -263,3 +291,10 @@ def bootstrap_exponent(x: Sequence[float], Y: np.ndarray, n_boot: int = 1000, se
     lo, med, hi = np.percentile(samples, [16, 50, 84])
     return BootstrapExponent(point.exponent, float(med), float(lo), float(hi), n_boot, samples,
                              point)
+
+
+def fit_median(x: Sequence[float], Y: np.ndarray, x_min: float | None = None,
+               x_max: float | None = None) -> PowerLawFit:
+    """:func:`fit_power_law` of the median over seeds (rows of ``Y``; a 1-D ``Y`` is one curve)."""
+    Y = np.atleast_2d(np.asarray(Y, dtype=float))
+    return fit_power_law(x, np.median(Y, axis=0), x_min, x_max)
