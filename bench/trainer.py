@@ -1,23 +1,34 @@
-"""Benchmark: the batched trainer against the naive one-network-at-a-time loop.
+"""Benchmark: the fused trainer against the batched eager trainer and the one-network-at-a-time loop.
 
-The sweep of the foundation issue: hidden widths 1, 2, 4, ..., 256 x 32 seeds (288 networks),
-one hidden layer (SiLU), 1024 training points of y = x^2 on [-1, 1], the same number of full-batch
-Adam steps for both.  (a) trains each network alone with ``torch.nn.Sequential`` + Adam, as the
-papers' scripts do; (b) trains all 288 with :func:`scalinglaws.train.train` on a
-:class:`~scalinglaws.models.BatchedMLP` (networks grouped by width, no padding).  Both start from
-identical weights, so their final losses must agree; the script checks that and prints both wall
-times and the ratio, on the CPU and, when present, on CUDA.
+The sweep: hidden widths 1, 2, 4, ..., 256 x 32 seeds (288 networks), one hidden layer (SiLU), 1024
+training points of y = x^2 on [-1, 1], the same number of full-batch Adam steps for all three:
 
-    python bench/trainer.py [--steps 200] [--seeds 32] [--dtype float32]
+(a) **loop** -- each network alone with ``torch.nn.Sequential`` + Adam, as the papers' scripts do;
+(b) **batched eager** -- all networks in one :class:`~scalinglaws.models.BatchedMLP` (grouped by
+    width), gradients by autograd (``train(..., engine="eager")``);
+(c) **fused** -- the same batch, gradients from the compiled hand-derived program of
+    :mod:`scalinglaws.fused` (``engine="fused"``); its first-call compilation is timed separately
+    and included in the ratio marked "incl. compile".
+
+All three start from identical weights, so their final losses must agree; the script prints the
+wall times, ratios, peak memory and the cycles spent per neuron-point (network x point x hidden
+neuron) per step, on the CPU and, when present, on CUDA.  With ``--save`` the numbers are written
+to ``results/bench/trainer-<device>.json`` (device, git revision).
+
+    python bench/trainer.py [--steps 200] [--seeds 32] [--dtype float32] [--save]
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import resource
 import time
 
 import numpy as np
 import torch
 
+from scalinglaws.cache import git_revision, repo_root
 from scalinglaws.config import device_name
 from scalinglaws.models import BatchedMLP, reference_mlp
 from scalinglaws.train import lr_at, train
@@ -28,7 +39,19 @@ def sync(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def naive(widths, seeds, x, y, steps, lr, dtype, dev) -> tuple[float, np.ndarray]:
+def peak_mb(dev: torch.device) -> float:
+    if dev.type == "cuda":
+        return torch.cuda.max_memory_allocated(dev) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def reset_peak(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+
+
+def loop(widths, seeds, x, y, steps, lr, dtype, dev) -> tuple[float, np.ndarray]:
+    """(a): one ``nn.Sequential`` at a time, plain Adam."""
     sync(dev)
     t0 = time.perf_counter()
     finals = []
@@ -48,13 +71,56 @@ def naive(widths, seeds, x, y, steps, lr, dtype, dev) -> tuple[float, np.ndarray
     return time.perf_counter() - t0, np.asarray(finals)
 
 
-def batched(widths, seeds, x, y, steps, lr, dtype, dev) -> tuple[float, np.ndarray]:
+def batched(widths, seeds, x, y, steps, lr, dtype, dev, engine) -> tuple[float, np.ndarray, float]:
+    """(b) or (c): one batched program; returns wall time, final losses, compile seconds."""
     sync(dev)
     t0 = time.perf_counter()
     model = BatchedMLP(widths, seeds=seeds, dtype=dtype, device=dev)
-    hist = train(model, x, y, steps=steps, lr=lr, schedule="cosine", progress=False)
+    hist = train(model, x, y, steps=steps, lr=lr, schedule="cosine", progress=False, engine=engine)
     sync(dev)
-    return time.perf_counter() - t0, hist.final_train
+    if hist.engine != engine:
+        raise RuntimeError(f"asked for the {engine} engine, ran {hist.engine}")
+    return time.perf_counter() - t0, hist.final_train, hist.compile_time_s
+
+
+def run_device(dev: torch.device, args, dtype) -> dict:
+    x = torch.linspace(-1, 1, args.points, dtype=dtype, device=dev)[:, None]
+    y = x ** 2
+    ghz = args.ghz
+    threads = torch.get_num_threads()
+    out = {"device": device_name(dev), "dtype": args.dtype, "steps": args.steps, "sweeps": {}}
+    print(f"[{device_name(dev)}]")
+    for name, max_w in (("full sweep", args.max_width), ("small widths only", min(16, args.max_width))):
+        ws = [2 ** k for k in range(int(np.log2(max_w)) + 1)]
+        widths = [w for w in ws for _ in range(args.seeds)]
+        seeds = [s for _ in ws for s in range(args.seeds)]
+        np_per_step = args.points * sum(widths)
+        print(f"  {name}: widths {ws} x {args.seeds} seeds = {len(widths)} networks, 1 hidden layer "
+              f"(SiLU), {args.points} points, {args.steps} Adam steps, {args.dtype}")
+        rows = {}
+        reset_peak(dev)
+        tf, lf, tc = batched(widths, seeds, x, y, args.steps, 1e-2, dtype, dev, "fused")
+        rows["fused"] = (tf - tc, lf, peak_mb(dev))
+        rows["fused incl. compile"] = (tf, lf, peak_mb(dev))
+        reset_peak(dev)
+        te, le, _ = batched(widths, seeds, x, y, args.steps, 1e-2, dtype, dev, "eager")
+        rows["batched eager"] = (te, le, peak_mb(dev))
+        reset_peak(dev)
+        tl, ll = loop(widths, seeds, x, y, args.steps, 1e-2, dtype, dev)
+        rows["loop"] = (tl, ll, peak_mb(dev))
+        res = {}
+        for k, (t, finals, mem) in rows.items():
+            rel = np.abs(finals - ll) / np.maximum(np.abs(ll), 1e-12)
+            cyc = t * ghz * 1e9 * (threads if dev.type == "cpu" else 1) / (np_per_step * args.steps)
+            res[k] = dict(seconds=round(t, 3), speedup_vs_loop=round(tl / t, 2),
+                          cycles_per_neuron_point=round(cyc, 2) if dev.type == "cpu" else None,
+                          peak_memory_mb=round(mem, 1), max_rel_diff_vs_loop=float(rel.max()))
+            cyc_s = f"{cyc:6.2f} cycles/neuron-point" if dev.type == "cpu" else ""
+            print(f"    {k:<22} {t:8.2f} s   {tl / t:6.1f}x the loop   {cyc_s}   "
+                  f"peak {mem:7.0f} MB   max rel. diff of final losses vs loop {rel.max():.1e}")
+        print(f"    (fused compile: {tc:.2f} s; fused vs batched eager: {te / (tf - tc):.1f}x)")
+        out["sweeps"][name] = res
+    return out
 
 
 def main() -> None:
@@ -65,31 +131,23 @@ def main() -> None:
     ap.add_argument("--max-width", type=int, default=256)
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float32")
     ap.add_argument("--devices", nargs="*", default=None, help="default: cpu, and cuda if present")
+    ap.add_argument("--ghz", type=float, default=2.5,
+                    help="clock used for cycles per neuron-point (CPU cores x seconds x GHz)")
+    ap.add_argument("--save", action="store_true", help="write results/bench/trainer-<device>.json")
     args = ap.parse_args()
     dtype = getattr(torch, args.dtype)
     devices = args.devices or (["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
-    # the issue's sweep, then its small-width part alone (where per-step overhead dominates, as in
-    # the lottery-ticket chapter's thousands of 2-neuron networks)
-    sweeps = [("full sweep", args.max_width), ("small widths only", min(16, args.max_width))]
-    for d in devices:
-        dev = torch.device(d)
-        x = torch.linspace(-1, 1, args.points, dtype=dtype, device=dev)[:, None]
-        y = x ** 2
-        batched([1, 2], [0, 1], x, y, 2, 1e-2, dtype, dev)  # warm-up (allocator, kernels)
-        print(f"[{device_name(dev)}]")
-        for name, max_w in sweeps:
-            ws = [2 ** k for k in range(int(np.log2(max_w)) + 1)]
-            widths = [w for w in ws for _ in range(args.seeds)]
-            seeds = [s for _ in ws for s in range(args.seeds)]
-            print(f"  {name}: widths {ws} x {args.seeds} seeds = {len(widths)} networks, "
-                  f"1 hidden layer (SiLU), {args.points} points, {args.steps} Adam steps, {args.dtype}")
-            tb, lb = batched(widths, seeds, x, y, args.steps, 1e-2, dtype, dev)
-            tn, ln = naive(widths, seeds, x, y, args.steps, 1e-2, dtype, dev)
-            rel = np.abs(lb - ln) / np.maximum(np.abs(ln), 1e-12)
-            print(f"    naive loop (nn.Sequential + Adam, one network at a time): {tn:8.2f} s")
-            print(f"    batched (BatchedMLP + train, grouped by width):           {tb:8.2f} s")
-            print(f"    speed-up: {tn / tb:.1f}x   |   max relative difference of final losses: "
-                  f"{rel.max():.1e} (median {np.median(rel):.1e})")
+    results = [run_device(torch.device(d), args, dtype) for d in devices]
+    if args.save:
+        root = repo_root() or os.getcwd()
+        d = os.path.join(root, "results", "bench")
+        os.makedirs(d, exist_ok=True)
+        for r in results:
+            tag = "cuda" if "CPU" not in r["device"] else "cpu"
+            r.update(git_revision=git_revision(), date=time.strftime("%Y-%m-%d"))
+            with open(os.path.join(d, f"trainer-{tag}.json"), "w") as f:
+                json.dump(r, f, indent=2)
+            print(f"saved results/bench/trainer-{tag}.json")
 
 
 if __name__ == "__main__":

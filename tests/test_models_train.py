@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from scalinglaws.models import BatchedMLP, reference_mlp
-from scalinglaws.train import History, lr_at, train
+from scalinglaws.train import evaluate, lr_at, train
 
 torch.set_default_dtype(torch.float32)
 
@@ -86,15 +86,14 @@ def test_lbfgs_polish_is_per_network():
     assert np.all(h.final_train < h2.final_train)
 
 
-def test_history_roundtrip_and_test_loss():
+def test_history_records_losses_and_test_loss():
     x, y = _data()
     m = BatchedMLP([2, 3], dtype=torch.float64)
     h = train(m, x, y, steps=20, x_test=x[:16], y_test=y[:16], log_every=5, progress=False)
     assert h.train_loss.shape == (2, len(h.step)) and h.test_loss.shape == (2, len(h.step))
-    h2 = History.from_json(h.to_json())
-    np.testing.assert_array_equal(h2.final_train, h.final_train)
-    np.testing.assert_array_equal(h2.train_loss, h.train_loss)
-    assert h2.device == h.device and h.wall_time_s > 0
+    np.testing.assert_array_equal(h.train_loss[:, -1], h.final_train)
+    np.testing.assert_allclose(h.final_test, evaluate(m, x[:16], y[:16]), rtol=1e-12)
+    assert h.wall_time_s > 0 and h.engine in ("fused", "eager")
 
 
 def test_trainer_rejects_bad_input():

@@ -6,18 +6,25 @@ network gets exactly its own gradient and its own Adam state: a batched run equa
 (tested to rtol 1e-6 in float64).  An optional L-BFGS polish then runs *per network* (batched
 two-loop recursion and a per-network Armijo line search; no line search is shared between networks,
 which a plain ``torch.optim.LBFGS`` on the summed loss would do).
+
+Two engines compute the gradients.  ``"fused"`` (the default wherever it applies: one hidden layer,
+an activation of :data:`scalinglaws.fused.FUSED_ACTIVATIONS`, a :class:`SquaredError` loss) runs a
+compiled, hand-derived forward-and-backward program per width group (:mod:`scalinglaws.fused`);
+``"eager"`` runs autograd on the same objective.  Both give the same results (tested to rtol 1e-6
+in float64); ``engine="auto"`` falls back to ``"eager"`` with a one-line warning where compilation
+is unavailable.
 """
 from __future__ import annotations
 
-import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
 
+from . import fused as _fused
 from .config import device_name, progress_enabled
 from .models import BatchedMLP, Group
 
@@ -36,9 +43,63 @@ def select(t: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
     return t[index.to(t.device)] if t.dim() == 3 else t
 
 
-def mse(pred: torch.Tensor, y: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-    """Mean squared error of each network, averaged over points and outputs: shape (G,)."""
-    return (pred - select(y, index)).pow(2).mean(dim=(1, 2))
+class SquaredError:
+    """A weighted squared-error loss, the one form the fused engine computes.
+
+    Network ``i``'s loss is ``sum_{p,o} c[i,p,o] (f_i(x_p)_o - y[t_i,p,o])^2`` with
+
+    * the default weights ``1 / (n d_out)``: the mean squared error;
+    * ``output_weights`` (M, d_out): ``sum_o w[i,o] mean_p (...)^2`` (e.g. two subtasks weighted
+      ``beta`` and ``1 - beta``, Song et al. 2024, Fig. 3);
+    * ``point_weights`` (T, n): ``sum_p q[t_i,p] mean_o (...)^2`` (e.g. input frequencies);
+    * ``target_index`` (M,): network i uses target row ``t_i`` of a stacked ``y`` (T, n, d_out)
+      and of ``point_weights`` (e.g. one teacher per seed); without it ``t_i = i`` for per-network
+      targets (M, n, d_out) and shared ones (n, d_out) serve every network.
+    """
+
+    def __init__(self, output_weights: Any = None, point_weights: Any = None,
+                 target_index: Any = None) -> None:
+        if output_weights is not None and point_weights is not None:
+            raise ValueError("give output_weights or point_weights, not both")
+        self.output_weights = None if output_weights is None else torch.as_tensor(output_weights)
+        self.point_weights = None if point_weights is None else torch.as_tensor(point_weights)
+        self.target_index = None if target_index is None else torch.as_tensor(target_index).long()
+        for name, t, dim in (("output_weights", self.output_weights, 2),
+                             ("point_weights", self.point_weights, 2),
+                             ("target_index", self.target_index, 1)):
+            if t is not None and t.dim() != dim:
+                raise ValueError(f"{name} must have {dim} dimensions, got shape {tuple(t.shape)}")
+
+    @property
+    def per_network_targets(self) -> bool:
+        return self.target_index is not None
+
+    def group_terms(self, y: torch.Tensor, index: torch.Tensor, n: int, d_out: int
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The group's targets (n, d_out) or (G, n, d_out) and weights broadcastable to
+        (G, n, d_out)."""
+        idx = index.to(y.device)
+        if self.target_index is not None:
+            rows = self.target_index.to(y.device)[idx]
+            yg = y[rows]
+        else:
+            rows = idx
+            yg = y[idx] if y.dim() == 3 else y
+        if self.output_weights is not None:
+            w = self.output_weights.to(dtype=y.dtype, device=y.device)[idx][:, None, :] / n
+        elif self.point_weights is not None:
+            w = self.point_weights.to(dtype=y.dtype, device=y.device)[rows][:, :, None] / d_out
+        else:
+            w = torch.full((1, 1, 1), 1.0 / (n * d_out), dtype=y.dtype, device=y.device)
+        return yg, w
+
+    def __call__(self, pred: torch.Tensor, y: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        yg, w = self.group_terms(y, index, pred.shape[1], pred.shape[2])
+        return (w * (pred - yg).pow(2)).sum(dim=(1, 2))
+
+
+#: Mean squared error of each network, averaged over points and outputs.
+mse = SquaredError()
 
 
 def lr_at(step: int, steps: int, lr: float, schedule: str, final_factor: float,
@@ -75,29 +136,9 @@ class History:
     lbfgs_steps: int = 0
     lbfgs_iterations: np.ndarray | None = None  # (M,) L-BFGS iterations each network took
     diverged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))  # (M,)
+    engine: str = "eager"            # "fused" or "eager" (what actually ran)
+    compile_time_s: float = 0.0      # first calls of the fused program in this run (compilation)
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        for k, v in d.items():
-            if isinstance(v, np.ndarray):
-                d[k] = v.tolist()
-        return d
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), allow_nan=True)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "History":
-        d = dict(d)
-        for k in ("step", "train_loss", "test_loss", "final_train", "final_test",
-                  "lbfgs_iterations", "diverged"):
-            if d.get(k) is not None:
-                d[k] = np.asarray(d[k], dtype=bool if k == "diverged" else None)
-        return cls(**d)
-
-    @classmethod
-    def from_json(cls, s: str) -> "History":
-        return cls.from_dict(json.loads(s))
 
 
 def _as_tensor(a: Any, like: torch.Tensor, name: str) -> torch.Tensor:
@@ -129,11 +170,16 @@ def _check_data(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, name: str,
         raise ValueError(f"{name}: x has {x.shape[-2]} points but y has {y.shape[-2]}")
 
 
+def _custom_targets(loss_fn: LossFn) -> bool:
+    """Whether ``y`` may have any leading size (the loss maps networks to their targets)."""
+    return not isinstance(loss_fn, SquaredError) or loss_fn.per_network_targets
+
+
 def evaluate(model: BatchedMLP, x: Any, y: Any, loss_fn: LossFn = mse) -> np.ndarray:
     """Per-network loss (M,) without gradients."""
     p = next(iter(model.parameters()))
     x, y = _as_tensor(x, p, "x"), _as_tensor(y, p, "y")
-    _check_data(model, x, y, "evaluate", custom_loss=loss_fn is not mse)
+    _check_data(model, x, y, "evaluate", custom_loss=_custom_targets(loss_fn))
     out = torch.empty(model.M, dtype=p.dtype, device=p.device)
     with torch.no_grad():
         for grp in model.groups:
@@ -142,13 +188,142 @@ def evaluate(model: BatchedMLP, x: Any, y: Any, loss_fn: LossFn = mse) -> np.nda
     return out.cpu().numpy()
 
 
+ENGINES = ("auto", "fused", "eager")
+
+
+def fused_applicable(model: BatchedMLP, loss_fn: LossFn) -> bool:
+    """Whether the fused engine can train ``model`` with ``loss_fn`` (one hidden layer, a known
+    activation, a :class:`SquaredError` loss)."""
+    return (model.depth == 1 and model.act_name in _fused.FUSED_ACTIVATIONS
+            and isinstance(loss_fn, SquaredError))
+
+
+class _EagerObjective:
+    """Objective and gradients of every network by autograd, group by group."""
+
+    name = "eager"
+
+    def __init__(self, model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn,
+                 penalty: PenaltyFn | None) -> None:
+        self.model, self.y, self.loss_fn, self.penalty = model, y, loss_fn, penalty
+        p0 = next(iter(model.parameters()))
+        self.like = p0
+        self.gidx = [g.index.to(p0.device) for g in model.groups]
+        self.xs = [select(x, g.index) for g in model.groups]
+
+    def __call__(self, with_grad: bool = True, with_penalty: bool = True) -> torch.Tensor:
+        """Per-network loss (M,), without the penalty; sets ``.grad`` of every parameter when
+        ``with_grad`` (of loss + penalty)."""
+        m = self.model
+        per = torch.empty(m.M, dtype=self.like.dtype, device=self.like.device)
+        total = self.like.new_zeros(())
+        with torch.set_grad_enabled(with_grad):
+            for g, ix, xg in zip(m.groups, self.gidx, self.xs):
+                lg = self.loss_fn(m.group_forward(g, xg), self.y, g.index)
+                per[ix] = lg.detach()
+                obj = lg
+                if with_penalty and self.penalty is not None:
+                    obj = obj + self.penalty(m.group_params(g), g.index)
+                total = total + obj.sum()
+        if with_grad:
+            for q in m.parameters():
+                q.grad = None
+            total.backward()
+        return per
+
+
+class _FusedObjective:
+    """The same objective from the fused program of :mod:`scalinglaws.fused`: the C++ kernel for
+    CPU groups with small inputs and outputs (one call per group), else ``torch.compile`` on
+    chunks that keep a chunk's hidden layer in cache."""
+
+    name = "fused"
+
+    def __init__(self, model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, loss_fn: SquaredError,
+                 penalty: PenaltyFn | None) -> None:
+        self.model, self.penalty = model, penalty
+        p0 = next(iter(model.parameters()))
+        self.like = p0
+        n, d_out = x.shape[-2], model.d_out
+        self.plan = []
+        for g in model.groups:
+            params = model.group_params(g)
+            xg = select(x, g.index)
+            yg, wg = loss_fn.group_terms(y, g.index, n, d_out)
+            G = g.index.numel()
+            # targets and weights once in the program's canonical (G, n, d_out) form
+            yg = (yg if yg.dim() == 3 else yg.unsqueeze(0)).expand(G, n, d_out).contiguous()
+            wg = wg.expand(G, n, d_out).contiguous()
+            if _fused.cpu_kernel_applies(params[0], params[2], model.act_name):
+                backend, slices = _fused.cpu_kernel, [slice(0, G)]
+            else:
+                backend, slices = _fused.compiled_grads, _fused.chunks(G, n, g.width)
+            parts = [(sl, backend.prepare(xg[sl] if xg.dim() == 3 else xg, yg[sl], wg[sl]))
+                     for sl in slices]
+            self.plan.append((g, g.index.to(p0.device), params, backend, parts))
+
+    def group_loss(self, k: int, ps: Sequence[torch.Tensor], need_grad: bool = True):
+        """Loss (G,) of group ``k`` for parameters ``ps`` and, with ``need_grad``, its gradients
+        (the program always computes both; dropping the gradients costs no second compile)."""
+        _, _, _, backend, parts = self.plan[k]
+        act = self.model.act_name
+        res = [backend(data, *[q[sl] for q in ps], act) for sl, data in parts]
+        loss = res[0][0] if len(res) == 1 else torch.cat([r[0] for r in res])
+        if not need_grad:
+            return loss, None
+        grads = list(res[0][1:]) if len(res) == 1 else [torch.cat([r[j] for r in res])
+                                                        for j in range(1, 5)]
+        return loss, grads
+
+    def __call__(self, with_grad: bool = True, with_penalty: bool = True) -> torch.Tensor:
+        per = torch.empty(self.model.M, dtype=self.like.dtype, device=self.like.device)
+        for k, (g, ix, params, _, _) in enumerate(self.plan):
+            loss, grads = self.group_loss(k, [q.detach() for q in params], with_grad)
+            per[ix] = loss
+            if not with_grad:
+                continue
+            if with_penalty and self.penalty is not None:
+                with torch.enable_grad():
+                    req = [q.detach().requires_grad_(True) for q in params]
+                    extra = torch.autograd.grad(self.penalty(req, g.index).sum(), req)
+                grads = [a + b for a, b in zip(grads, extra)]
+            for q, gr in zip(params, grads):
+                q.grad = gr
+        return per
+
+
+def _objective(engine: str, model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn,
+               penalty: PenaltyFn | None):
+    """The objective for ``engine`` ("auto" picks fused where it applies and compiles)."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r} is unknown; choose one of {ENGINES}")
+    can = fused_applicable(model, loss_fn)
+    if engine == "fused" and not can:
+        raise ValueError("engine='fused' needs one hidden layer, an activation in "
+                         f"{_fused.FUSED_ACTIVATIONS} and a SquaredError loss "
+                         f"(got depth {model.depth}, {model.act_name!r}, {type(loss_fn).__name__})")
+    if engine == "eager" or not can or (engine == "auto" and not _fused.enabled()):
+        return _EagerObjective(model, x, y, loss_fn, penalty)
+    obj = _FusedObjective(model, x, y, loss_fn, penalty)  # type: ignore[arg-type]
+    if engine == "auto":
+        try:  # compile now (and find out whether compilation works here)
+            obj(with_grad=True)
+        except _fused.FusedUnavailable:
+            return _EagerObjective(model, x, y, loss_fn, penalty)
+        finally:
+            for q in model.parameters():
+                q.grad = None
+    return obj
+
+
 def train(model: BatchedMLP, x: Any, y: Any, *, steps: int, lr: float = 1e-2,
           schedule: str = "cosine", final_lr_factor: float = 1e-3, warmup_steps: int = 0,
           loss_fn: LossFn = mse, penalty: PenaltyFn | None = None,
           post_step: Callable[[BatchedMLP, float, torch.optim.Optimizer], None] | None = None,
           x_test: Any = None, y_test: Any = None, log_every: int | None = None,
           lbfgs_steps: int = 0, lbfgs_history: int = 20, betas: tuple[float, float] = (0.9, 0.999),
-          eps: float = 1e-8, progress: bool | None = None, desc: str = "training") -> History:
+          eps: float = 1e-8, progress: bool | None = None, desc: str = "training",
+          engine: str = "auto") -> History:
     """Train all M networks of ``model`` at once with Adam, then optionally polish with L-BFGS.
 
     Parameters
@@ -159,7 +334,8 @@ def train(model: BatchedMLP, x: Any, y: Any, *, steps: int, lr: float = 1e-2,
         full-batch Adam steps and the learning-rate schedule (``constant``, ``cosine`` or ``exp``
         decay from ``lr`` to ``lr * final_lr_factor``).
     loss_fn:
-        per-network loss (:data:`LossFn`), default mean squared error.
+        per-network loss (:data:`LossFn`), default mean squared error; a :class:`SquaredError`
+        runs on the fused engine.
     penalty:
         optional per-network penalty (:data:`PenaltyFn`) added to the Adam objective.
     post_step:
@@ -172,11 +348,18 @@ def train(model: BatchedMLP, x: Any, y: Any, *, steps: int, lr: float = 1e-2,
         ``loss_fn`` plus ``penalty`` (the penalty should then be smooth).
     progress:
         show a tqdm bar (default: on, unless ``BOOK_PROGRESS=0``).
+    engine:
+        ``"auto"`` (fused where it applies, else eager), ``"fused"`` or ``"eager"``.
 
     Returns
     -------
     History
-        per-network loss curves, final train/test losses, wall time and device.
+        per-network loss curves, final train/test losses, wall time, device and engine.
+
+    Raises
+    ------
+    ValueError
+        on a bad argument (the message names it) or data of the wrong shape.
     """
     if not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
@@ -188,39 +371,22 @@ def train(model: BatchedMLP, x: Any, y: Any, *, steps: int, lr: float = 1e-2,
         raise ValueError(f"final_lr_factor must be in (0, 1], got {final_lr_factor!r}")
     p0 = next(iter(model.parameters()))
     x, y = _as_tensor(x, p0, "x"), _as_tensor(y, p0, "y")
-    _check_data(model, x, y, "training data", custom_loss=loss_fn is not mse)
+    _check_data(model, x, y, "training data", custom_loss=_custom_targets(loss_fn))
     has_test = x_test is not None and y_test is not None
     if has_test:
         x_test, y_test = _as_tensor(x_test, p0, "x_test"), _as_tensor(y_test, p0, "y_test")
-        _check_data(model, x_test, y_test, "test data", custom_loss=loss_fn is not mse)
+        _check_data(model, x_test, y_test, "test data", custom_loss=_custom_targets(loss_fn))
     log_every = max(1, steps // 100) if log_every is None else max(1, int(log_every))
     show = progress_enabled() if progress is None else progress
-
     dev = p0.device
-    groups = model.groups
-    gidx = [g.index.to(dev) for g in groups]
-    xs = [select(x, g.index) for g in groups]
 
-    def objective(with_penalty: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        per = torch.empty(model.M, dtype=p0.dtype, device=dev)
-        total = p0.new_zeros(())
-        for g, ix, xg in zip(groups, gidx, xs):
-            lg = loss_fn(model.group_forward(g, xg), y, g.index)
-            per[ix] = lg.detach()
-            obj = lg
-            if with_penalty and penalty is not None:
-                obj = obj + penalty(model.group_params(g), g.index)
-            total = total + obj.sum()
-        return total, per
-
-    def test_losses() -> np.ndarray:
-        return evaluate(model, x_test, y_test, loss_fn)
-
+    t0 = time.perf_counter()
+    compile0 = _fused.compiled_grads.compile_seconds
+    objective = _objective(engine, model, x, y, loss_fn, penalty)
     log_steps: list[int] = []
     log_train: list[np.ndarray] = []
     log_test: list[np.ndarray] = []
-    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=betas, eps=eps)
-    t0 = time.perf_counter()
+    opt = _adam(model, lr, betas, eps)
     iterator: Any = range(steps)
     bar = None
     if show and steps > 0:
@@ -232,9 +398,7 @@ def train(model: BatchedMLP, x: Any, y: Any, *, steps: int, lr: float = 1e-2,
         lr_t = lr_at(step, steps, lr, schedule, final_lr_factor, warmup_steps)
         for pg in opt.param_groups:
             pg["lr"] = lr_t
-        opt.zero_grad(set_to_none=True)
-        total, per = objective()
-        total.backward()
+        per = objective(with_grad=True)
         opt.step()
         if post_step is not None:
             with torch.no_grad():
@@ -243,24 +407,25 @@ def train(model: BatchedMLP, x: Any, y: Any, *, steps: int, lr: float = 1e-2,
             log_steps.append(step)
             log_train.append(per.cpu().numpy())
             if has_test:
-                log_test.append(test_losses())
+                log_test.append(evaluate(model, x_test, y_test, loss_fn))
             if bar is not None:
                 bar.set_postfix(median_loss=f"{float(per.median()):.3g}")
     if bar is not None:
         bar.close()
+    for q in model.parameters():
+        q.grad = None
 
     lbfgs_its = None
     if lbfgs_steps > 0:
         lbfgs_its = lbfgs_polish(model, x, y, loss_fn=loss_fn, penalty=penalty,
-                                 iterations=lbfgs_steps, history=lbfgs_history)
-    with torch.no_grad():
-        _, final = objective(with_penalty=False)
-    final_np = final.cpu().numpy()
+                                 iterations=lbfgs_steps, history=lbfgs_history,
+                                 engine=objective.name)
+    final_np = objective(with_grad=False, with_penalty=False).cpu().numpy()
     log_steps.append(steps + lbfgs_steps)
     log_train.append(final_np)
     final_test = None
     if has_test:
-        final_test = test_losses()
+        final_test = evaluate(model, x_test, y_test, loss_fn)
         log_test.append(final_test)
     if dev.type == "cuda":
         torch.cuda.synchronize(dev)
@@ -280,7 +445,20 @@ def train(model: BatchedMLP, x: Any, y: Any, *, steps: int, lr: float = 1e-2,
         lbfgs_steps=int(lbfgs_steps),
         lbfgs_iterations=lbfgs_its,
         diverged=~np.isfinite(final_np),
+        engine=objective.name,
+        compile_time_s=_fused.compiled_grads.compile_seconds - compile0,
     )
+
+
+def _adam(model: BatchedMLP, lr: float, betas: tuple[float, float], eps: float
+          ) -> torch.optim.Optimizer:
+    """Adam over all parameters: the fused (single-kernel) implementation where this torch has
+    it for the device and dtype, else the default one (same update rule)."""
+    params = list(model.parameters())
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, betas=betas, eps=eps)
 
 
 # ----------------------------------------------------------------------------- proximal L1
@@ -315,18 +493,13 @@ def proximal_l1(strength: Any, layers: Sequence[int] | None = None
     return step
 
 
-def weighted_mse(weights: torch.Tensor) -> LossFn:
+def weighted_mse(weights: Any) -> SquaredError:
     """Per-network loss ``sum_j weights[net, j] * MSE_j`` for multi-output tasks.
 
     ``weights`` is ``(M, d_out)``, e.g. two subtasks weighted ``beta`` and ``1 - beta``
     (Song et al. 2024, Fig. 3).
     """
-
-    def loss_fn(pred: torch.Tensor, y: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        per_out = (pred - select(y, index)).pow(2).mean(dim=1)
-        return (per_out * weights[index.to(weights.device)]).sum(-1)
-
-    return loss_fn
+    return SquaredError(output_weights=weights)
 
 
 def width_mask(model: BatchedMLP, widths: list[int]) -> Callable[[BatchedMLP, float, Any], None]:
@@ -387,98 +560,160 @@ def _unflatten(theta: torch.Tensor, like: Sequence[torch.Tensor]) -> list[torch.
 
 def lbfgs_polish(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, *, loss_fn: LossFn = mse,
                  penalty: PenaltyFn | None = None, iterations: int = 200, history: int = 20,
-                 max_line_search: int = 30, c1: float = 1e-4) -> np.ndarray:
+                 max_line_search: int = 30, c1: float = 1e-4, engine: str = "auto") -> np.ndarray:
     """Per-network L-BFGS with an Armijo backtracking line search, batched over each width group.
 
     Every network keeps its own curvature pairs, its own initial scaling and its own step length;
     a network stops when its line search cannot decrease its loss any more (numerical precision).
-    Returns the number of iterations each network took, shape (M,).
+    Losses and gradients come from the fused program where it applies (``engine``), else from
+    autograd.  Returns the number of iterations each network took, shape (M,).
     """
     p0 = next(iter(model.parameters()))
-    dev = p0.device
+    x, y = _as_tensor(x, p0, "x"), _as_tensor(y, p0, "y")
     its = np.zeros(model.M, dtype=np.int64)
-    tiny = torch.finfo(p0.dtype).tiny
-    for grp in model.groups:
+    fused_obj = None
+    if engine in ("auto", "fused") and fused_applicable(model, loss_fn) and _fused.enabled():
+        fused_obj = _FusedObjective(model, x, y, loss_fn, penalty)  # type: ignore[arg-type]
+    for k, grp in enumerate(model.groups):
         params = model.group_params(grp)
-        xg = select(x, grp.index)
+        funcs = None
+        if fused_obj is not None:
+            funcs = _fused_group_functions(fused_obj, k, params, penalty)
+            try:
+                funcs[1](_flatten(params))
+            except _fused.FusedUnavailable:
+                fused_obj, funcs = None, None
+        if funcs is None:
+            funcs = _eager_group_functions(model, grp, select(x, grp.index), y, params, loss_fn,
+                                           penalty)
+        theta, count = _lbfgs_group(*funcs, _flatten(params), iterations, history,
+                                    max_line_search, c1)
+        with torch.no_grad():
+            for q, new in zip(params, _unflatten(theta, params)):
+                q.copy_(new)
+        its[grp.index.numpy()] = count.cpu().numpy()
+    return its
 
-        def f_only(theta: torch.Tensor) -> torch.Tensor:
-            ps = _unflatten(theta, params)
-            val = loss_fn(model.group_forward(grp, xg, ps), y, grp.index)
-            if penalty is not None:
-                val = val + penalty(ps, grp.index)
-            return val
 
-        def f_and_g(theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _eager_group_functions(model: BatchedMLP, grp: Group, xg: torch.Tensor, y: torch.Tensor,
+                           params: Sequence[torch.Tensor], loss_fn: LossFn,
+                           penalty: PenaltyFn | None):
+    """``f(theta)`` and ``(f, grad f)(theta)`` of one group by autograd (theta: (G, P))."""
+
+    def f_only(theta: torch.Tensor) -> torch.Tensor:
+        ps = _unflatten(theta, params)
+        val = loss_fn(model.group_forward(grp, xg, ps), y, grp.index)
+        if penalty is not None:
+            val = val + penalty(ps, grp.index)
+        return val
+
+    def f_and_g(theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with torch.enable_grad():
             th = theta.detach().requires_grad_(True)
             val = f_only(th)
             (g,) = torch.autograd.grad(val.sum(), th)
-            return val.detach(), g
+        return val.detach(), g
 
-        theta = _flatten(params)
-        G = theta.shape[0]
-        f, g = f_and_g(theta)
-        S: list[torch.Tensor] = []
-        Y: list[torch.Tensor] = []
-        R: list[torch.Tensor] = []
-        gamma = torch.clamp(1.0 / g.abs().sum(1).clamp_min(tiny), max=1.0)
-        active = torch.isfinite(f)
-        count = torch.zeros(G, dtype=torch.long, device=dev)
-        for _ in range(iterations):
-            if not bool(active.any()):
-                break
-            # two-loop recursion, one direction per network
-            q = g.clone()
-            alphas = []
-            for s, yv, rho in zip(reversed(S), reversed(Y), reversed(R)):
-                a = rho * (s * q).sum(1)
-                q -= a[:, None] * yv
-                alphas.append(a)
-            r = gamma[:, None] * q
-            for (s, yv, rho), a in zip(zip(S, Y, R), reversed(alphas)):
-                b = rho * (yv * r).sum(1)
-                r += s * (a - b)[:, None]
-            d = -r
+    return f_only, f_and_g
+
+
+def _fused_group_functions(obj: "_FusedObjective", k: int, params: Sequence[torch.Tensor],
+                           penalty: PenaltyFn | None):
+    """The same two functions from the fused program (penalty gradients by autograd)."""
+    grp = obj.plan[k][0]
+
+    def pen(ps: Sequence[torch.Tensor], with_grad: bool):
+        if penalty is None:
+            return 0.0, None
+        if not with_grad:
+            return penalty(ps, grp.index), None
+        with torch.enable_grad():
+            req = [q.detach().requires_grad_(True) for q in ps]
+            val = penalty(req, grp.index)
+            return val.detach(), torch.autograd.grad(val.sum(), req)
+
+    def f_only(theta: torch.Tensor) -> torch.Tensor:
+        ps = _unflatten(theta, params)
+        return obj.group_loss(k, ps, False)[0] + pen(ps, False)[0]
+
+    def f_and_g(theta: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        ps = _unflatten(theta, params)
+        loss, grads = obj.group_loss(k, ps, True)
+        pv, pg = pen(ps, True)
+        if pg is not None:
+            grads = [a + b for a, b in zip(grads, pg)]
+        return loss + pv, _flatten(grads)
+
+    return f_only, f_and_g
+
+
+def _lbfgs_group(f_only: Callable[[torch.Tensor], torch.Tensor],
+                 f_and_g: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
+                 theta: torch.Tensor, iterations: int, history: int, max_line_search: int,
+                 c1: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """L-BFGS for G networks at once, each with its own curvature pairs and line search.
+    Returns the final parameters (G, P) and the iterations each network took."""
+    dev, dtype = theta.device, theta.dtype
+    tiny = torch.finfo(dtype).tiny
+    G = theta.shape[0]
+    f, g = f_and_g(theta)
+    S: list[torch.Tensor] = []
+    Y: list[torch.Tensor] = []
+    R: list[torch.Tensor] = []
+    gamma = torch.clamp(1.0 / g.abs().sum(1).clamp_min(tiny), max=1.0)
+    active = torch.isfinite(f)
+    count = torch.zeros(G, dtype=torch.long, device=dev)
+    for _ in range(iterations):
+        if not bool(active.any()):
+            break
+        # two-loop recursion, one direction per network
+        q = g.clone()
+        alphas = []
+        for s, yv, rho in zip(reversed(S), reversed(Y), reversed(R)):
+            a = rho * (s * q).sum(1)
+            q -= a[:, None] * yv
+            alphas.append(a)
+        r = gamma[:, None] * q
+        for (s, yv, rho), a in zip(zip(S, Y, R), reversed(alphas)):
+            b = rho * (yv * r).sum(1)
+            r += s * (a - b)[:, None]
+        d = -r
+        gd = (g * d).sum(1)
+        bad = ~(gd < 0) | ~torch.isfinite(gd)
+        if bool(bad.any()):  # fall back to steepest descent for those networks
+            d[bad] = -g[bad] * gamma[bad, None]
             gd = (g * d).sum(1)
-            bad = ~(gd < 0) | ~torch.isfinite(gd)
-            if bool(bad.any()):  # fall back to steepest descent for those networks
-                d[bad] = -g[bad] * gamma[bad, None]
-                gd = (g * d).sum(1)
-            # per-network Armijo backtracking
-            t = torch.ones(G, dtype=p0.dtype, device=dev)
-            accepted = ~active
-            with torch.no_grad():
-                for _ls in range(max_line_search):
-                    ft = f_only(theta + t[:, None] * d)
-                    ok = (ft <= f + c1 * t * gd) & torch.isfinite(ft) & ~accepted
-                    accepted = accepted | ok
-                    if bool(accepted.all()):
-                        break
-                    t = torch.where(accepted, t, 0.5 * t)
-            moved = accepted & active
-            t = torch.where(moved, t, torch.zeros_like(t))
-            theta_new = theta + t[:, None] * d
-            f_new, g_new = f_and_g(theta_new)
-            s = theta_new - theta
-            yv = g_new - g
-            sy = (s * yv).sum(1)
-            yy = (yv * yv).sum(1)
-            good = moved & (sy > 1e-12 * torch.sqrt(yy * (s * s).sum(1)).clamp_min(tiny))
-            rho = torch.where(good, 1.0 / torch.where(good, sy, torch.ones_like(sy)),
-                              torch.zeros_like(sy))
-            S.append(s * good[:, None])
-            Y.append(yv * good[:, None])
-            R.append(rho)
-            if len(S) > history:
-                S.pop(0), Y.pop(0), R.pop(0)
-            gamma = torch.where(good, sy / yy.clamp_min(tiny), gamma)
-            count += moved.long()
-            theta = torch.where(moved[:, None], theta_new, theta)
-            f = torch.where(moved, f_new, f)
-            g = torch.where(moved[:, None], g_new, g)
-            active = moved
+        # per-network Armijo backtracking
+        t = torch.ones(G, dtype=dtype, device=dev)
+        accepted = ~active
         with torch.no_grad():
-            for p, new in zip(params, _unflatten(theta, params)):
-                p.copy_(new)
-        its[grp.index.numpy()] = count.cpu().numpy()
-    return its
+            for _ls in range(max_line_search):
+                ft = f_only(theta + t[:, None] * d)
+                ok = (ft <= f + c1 * t * gd) & torch.isfinite(ft) & ~accepted
+                accepted = accepted | ok
+                if bool(accepted.all()):
+                    break
+                t = torch.where(accepted, t, 0.5 * t)
+        moved = accepted & active
+        t = torch.where(moved, t, torch.zeros_like(t))
+        theta_new = theta + t[:, None] * d
+        f_new, g_new = f_and_g(theta_new)
+        s = theta_new - theta
+        yv = g_new - g
+        sy = (s * yv).sum(1)
+        yy = (yv * yv).sum(1)
+        good = moved & (sy > 1e-12 * torch.sqrt(yy * (s * s).sum(1)).clamp_min(tiny))
+        rho = torch.where(good, 1.0 / torch.where(good, sy, torch.ones_like(sy)),
+                          torch.zeros_like(sy))
+        S.append(s * good[:, None])
+        Y.append(yv * good[:, None])
+        R.append(rho)
+        if len(S) > history:
+            S.pop(0), Y.pop(0), R.pop(0)
+        gamma = torch.where(good, sy / yy.clamp_min(tiny), gamma)
+        count += moved.long()
+        theta = torch.where(moved[:, None], theta_new, theta)
+        f = torch.where(moved, f_new, f)
+        g = torch.where(moved[:, None], g_new, g)
+        active = moved
+    return theta, count

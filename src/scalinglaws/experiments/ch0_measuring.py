@@ -24,7 +24,7 @@ from ..config import (ChapterConfig, check, check_finite_positive, check_positiv
 from ..data import ZipfTeacher
 from ..fit import bootstrap_exponent, fit_power_law, fit_power_law_offset, local_slopes
 from ..models import BatchedMLP
-from ..train import train
+from ..train import SquaredError, train
 
 
 @dataclass(frozen=True)
@@ -117,16 +117,6 @@ class Result(TreeResult):
     extras: dict = field(default_factory=dict)
 
 
-def _weighted_loss(Y: torch.Tensor, P: torch.Tensor, seed_of: torch.Tensor):
-    """Per-network frequency-weighted MSE: each network uses its own seed's teacher."""
-
-    def loss_fn(pred: torch.Tensor, _y: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
-        s = seed_of[index.to(seed_of.device)]
-        return ((pred - Y[s]) ** 2).mean(-1).mul(P[s]).sum(-1)
-
-    return loss_fn
-
-
 def run(config: Config | None = None) -> Result:
     """Train the width sweep x seeds in one batched call and measure the exponent (see module doc)."""
     cfg = config or Config.for_mode()
@@ -146,7 +136,8 @@ def run(config: Config | None = None) -> Result:
     Y = torch.tensor(np.stack([t.Y for t in teachers]), dtype=dtype, device=dev)
     P = torch.tensor(np.stack([t.p for t in teachers]), dtype=dtype, device=dev)
     x = torch.eye(cfg.K, dtype=dtype, device=dev)
-    loss_fn = _weighted_loss(Y, P, seed_of)
+    # each network learns its own seed's teacher, inputs weighted by that teacher's frequencies
+    loss_fn = SquaredError(point_weights=P, target_index=seed_of)
     log_every = max(1, cfg.steps // 50)
     hist = train(model, x, Y, steps=cfg.steps, lr=cfg.lr, schedule="cosine", loss_fn=loss_fn,
                  log_every=log_every, desc="ch0 width sweep")
