@@ -48,11 +48,11 @@ def test_glue_passes_python_numbers(monkeypatch):
     """{glue:text} cannot format NumPy 2's repr ``np.float64(...)``: the shim must unwrap scalars."""
     import numpy as np
     myst_nb = pytest.importorskip("myst_nb")
-    from scalinglaws import plotting
+    from scalinglaws import book
 
     seen = {}
     monkeypatch.setattr(myst_nb, "glue", lambda name, value, display=False: seen.update({name: value}))
-    plotting.glue("a", np.float64(0.25))
-    plotting.glue("b", np.int64(3))
-    plotting.glue("c", 1.5)
+    book.glue("a", np.float64(0.25))
+    book.glue("b", np.int64(3))
+    book.glue("c", 1.5)
     assert type(seen["a"]) is float and type(seen["b"]) is int and seen["c"] == 1.5

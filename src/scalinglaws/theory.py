@@ -12,6 +12,24 @@ from dataclasses import dataclass
 import numpy as np
 
 
+#: Fisher exponent tau and fractal dimension D of percolation clusters by lattice dimension d, as
+#: used by Brill (2024)'s exponent comparison (official notebook plots.ipynb; Stauffer & Aharony,
+#: Mertens & Moore 2018); mean field (d >= 6, the Bethe lattice) has tau = 5/2, D = 4
+PERCOLATION_EXPONENTS = {2: (187 / 91, 91 / 48), 3: (2.1892, 2.53), 4: (2.3142, 3.06),
+                         5: (2.419, 3.54), 6: (2.5, 4.0), 7: (2.5, 4.0), 8: (2.5, 4.0)}
+
+
+def exponents_by_dimension(c: float) -> dict[str, np.ndarray]:
+    """Asymptotic model and data exponents of :class:`PercolationScaling` for each lattice
+    dimension of :data:`PERCOLATION_EXPONENTS` and a per-cluster rate constant ``c``."""
+    d = np.asarray(sorted(PERCOLATION_EXPONENTS))
+    th = [PercolationScaling(tau=PERCOLATION_EXPONENTS[k][0], D=PERCOLATION_EXPONENTS[k][1], c=c)
+          for k in d]
+    return {"d": d, "model": np.asarray([t.model_exponent() for t in th]),
+            "data": np.asarray([t.data_exponent() for t in th]),
+            "alpha": np.asarray([t.alpha for t in th]), "cD": np.asarray([t.cD for t in th])}
+
+
 @dataclass(frozen=True)
 class PercolationScaling:
     """Scaling laws of the percolation model of Brill (2024).
@@ -135,6 +153,47 @@ class PercolationScaling:
         """L(D) normalised to L(1) = 1 (D in DOF-equivalent samples)."""
         Dn = np.atleast_1d(np.asarray(Dn, dtype=float))
         return self._data_raw(Dn) / self._data_raw(np.array([1.0]))[0]
+
+    # ------------------------------------------------------------------ finite K
+    def cluster_loss(self, n: np.ndarray | float) -> np.ndarray:
+        """Loss of one cluster learned with ``n`` DOF: ``min(1, n^-(c/D))``, 1 when unlearned."""
+        n = np.asarray(n, dtype=float)
+        return np.where(n > 1.0, np.maximum(n, 1.0) ** (-self.cD), 1.0)
+
+    def finite_model_loss(self, N: np.ndarray | float, weights: np.ndarray,
+                          dof_cap: np.ndarray | None = None) -> np.ndarray:
+        """Model scaling of an actual dataset of K = len(weights) clusters: N DOF spent with the
+        discrete allocation (:meth:`allocation`), cluster k capped at ``dof_cap[k]`` DOF (its
+        training points run out), each cluster at :meth:`cluster_loss`, weighted by its share
+        ``weights[k]`` of the loss (e.g. its validation sites).  No continuum, no unlearned tail
+        beyond the K clusters that exist."""
+        N = np.atleast_1d(np.asarray(N, dtype=float))
+        w = np.asarray(weights, dtype=float)
+        out = np.empty(len(N))
+        for i, Nv in enumerate(N):
+            n = self.allocation(float(Nv), len(w), discrete=True)
+            if dof_cap is not None:
+                n = np.minimum(n, dof_cap)
+            out[i] = float(w @ self.cluster_loss(n))
+        return out
+
+    def finite_data_loss(self, D: np.ndarray | float, weights: np.ndarray, freq: np.ndarray,
+                         dof_per_sample: np.ndarray | float = 1.0,
+                         dof_cap: np.ndarray | None = None) -> np.ndarray:
+        """Data scaling of an actual dataset: D samples land in cluster k in proportion to its
+        frequency ``freq[k]``, each worth ``dof_per_sample[k]`` DOF (1 when D counts DOF), capped
+        at ``dof_cap[k]``; the loss weights are ``weights``."""
+        D = np.atleast_1d(np.asarray(D, dtype=float))
+        n = D[:, None] * np.asarray(freq, float)[None, :] * dof_per_sample
+        if dof_cap is not None:
+            n = np.minimum(n, dof_cap)
+        return self.cluster_loss(n) @ np.asarray(weights, dtype=float)
+
+    def n_at_kbr(self, k: float) -> float:
+        """The model size at which the continuum break rank reaches k (Eq. 29): beyond it, a
+        dataset of only k clusters has no unlearned tail left and the continuum theory no longer
+        describes it."""
+        return float(self.n_of_kbr(np.array([float(k)]))[0])
 
     # ------------------------------------------------------------------ slopes
     def local_exponent(self, which: str, lo: float, hi: float) -> float:
