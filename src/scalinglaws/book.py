@@ -26,11 +26,12 @@ def glue(name: str, value: Any, display: bool = False) -> None:
 
 
 def html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, fmt: str = "{:.4f}",
-               highlight_min: Sequence[int] | None = None, caption: str | None = None):
+               highlight_min: Sequence[int] | None = None,
+               highlight_max: Sequence[int] | None = None, caption: str | None = None):
     """A small HTML table (an ``IPython.display.HTML``) for the rendered book.
 
     Numbers are formatted with ``fmt``; in each row the smallest value among the columns
-    ``highlight_min`` is set in bold."""
+    ``highlight_min`` (or the largest among ``highlight_max``) is set in bold."""
     from IPython.display import HTML
 
     def cell(v: Any) -> str:
@@ -45,8 +46,9 @@ def html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, fmt: st
     for r in rows:
         best = None
         if highlight_min:
-            vals = [(float(r[j]), j) for j in highlight_min]
-            best = min(vals)[1]
+            best = min((float(r[j]), j) for j in highlight_min)[1]
+        elif highlight_max:
+            best = max((float(r[j]), j) for j in highlight_max)[1]
         tds = [f"<td><b>{cell(v)}</b></td>" if j == best else f"<td>{cell(v)}</td>"
                for j, v in enumerate(r)]
         out.append("<tr>" + "".join(tds) + "</tr>")

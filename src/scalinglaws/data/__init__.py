@@ -115,6 +115,8 @@ BNSL_DATA_ENV = "BNSL_DATA_DIR"
 BNSL_SOURCES = {
     "benchmark.lang.csv": "https://raw.githubusercontent.com/google-research/google-research/"
                           "master/revisiting_neural_scaling_laws/data/benchmark.lang.csv",
+    "benchmark.vision.csv": "https://raw.githubusercontent.com/google-research/google-research/"
+                            "master/revisiting_neural_scaling_laws/data/benchmark.vision.csv",
     "addition_4digit.csv": "https://raw.githubusercontent.com/ethancaballero/"
                            "broken_neural_scaling_laws/main/fit_bnsl_and_extrapolate__4_digit_"
                            "addition__dataset_size_x-axis.py",
@@ -212,12 +214,15 @@ class Curve:
         return f"{domain} | {task} | {model}"
 
 
-def load_scaling_benchmark(path: "str | Path | None" = None) -> list[Curve]:
-    """The language benchmark of Alabdulmohsin et al. (2022): one :class:`Curve` per
+def load_scaling_benchmark(path: "str | Path | None" = None, domain: str = "lang") -> list[Curve]:
+    """A benchmark of Alabdulmohsin et al. (2022), ``domain="lang"`` (20 curves: NMT, LM,
+    BIG-Bench) or ``"vision"`` (72 image-classification curves): one :class:`Curve` per
     (Domain, Task, Model), sorted by x, with ``fit`` from the file's ``Training`` column."""
     import csv
 
-    f = bnsl_data_file("benchmark.lang.csv", path)
+    if domain not in ("lang", "vision"):
+        raise ValueError(f"domain must be 'lang' or 'vision', got {domain!r}")
+    f = bnsl_data_file(f"benchmark.{domain}.csv", path)
     rows: dict[tuple[str, str, str], list[tuple[float, float, int]]] = {}
     with open(f, newline="") as fh:
         for r in csv.DictReader(fh):
