@@ -28,10 +28,24 @@ def test_chapter_shape(path):
     for section in ("## Setup", "## Experiment", "## Fit", "## Result",
                     "## Differences from the paper", "## Next steps"):
         assert section in text, section
-    assert "assert " in text and "glue(" in text
+    assert "assert_verdicts(" in text and "show_claims(" in text, \
+        "the check cell shows the claims table and asserts the verdicts"
+    assert "glue(" in text
     code = "\n".join(re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, re.S))
     assert not re.search(r"^\s*(def|class)\s", code, re.M), "chapters define no functions/classes"
     assert f"book/{path.stem}" in (ROOT / "_toc.yml").read_text(), "chapter is in the TOC"
+
+
+PROCESS_WORDS = re.compile(r"\b(issues?|commissioned|acceptance|while writing|exploratory runs?)\b", re.I)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "book").glob("*.md")), ids=lambda p: p.stem)
+def test_no_words_about_our_own_process(path):
+    """The book reports results, not how its authors worked: numbers the conclusions rest on
+    come from the run, not from prose about runs made while writing."""
+    hits = [f"{i}: {line.strip()[:80]}" for i, line in enumerate(path.read_text().splitlines(), 1)
+            if PROCESS_WORDS.search(line)]
+    assert not hits, f"{path.name}: " + "; ".join(hits)
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)

@@ -92,3 +92,14 @@ def test_every_chapter_exposes_claims(chapter):
     mod = get(chapter)
     assert callable(getattr(mod, "claims", None)), f"{chapter} has no claims(result, config)"
     assert list(inspect.signature(mod.claims).parameters)[:2] == ["result", "config"]
+
+
+def test_expected_may_list_verdicts_fast_mode_cannot_separate():
+    c = make(measured=0.92, interval=(0.85, 0.95),
+             expected=(Verdict.INCONCLUSIVE, Verdict.NOT_REPRODUCED))
+    assert c.verdict is Verdict.INCONCLUSIVE and c.as_expected
+    assert_verdicts([c])
+    with pytest.raises(VerdictMismatch):
+        assert_verdicts([c.with_expected((Verdict.REPRODUCED,))])
+    with pytest.raises(ClaimError):
+        make(expected=("reproduced", "reproduced"))

@@ -141,7 +141,8 @@ class Claim:
     alternative_value: float        # its value
     tolerance: float                # |measured - paper_value| that still counts as agreement
     tolerance_source: str           # one line: where the tolerance comes from
-    expected: Verdict               # the verdict the book records today
+    expected: Verdict | tuple       # the verdict the book records today (a tuple of verdicts
+                                    # where fast mode cannot decide between them; say why)
     chapter: str = ""
     quantity: str = ""              # what is measured, e.g. "exponent alpha_D"
     interval_source: str = "bootstrap over seeds, 16-84 %"
@@ -156,12 +157,15 @@ class Claim:
             v = getattr(self, name)
             if isinstance(v, (np.generic,)):
                 object.__setattr__(self, name, v.item())
-        if not isinstance(self.expected, Verdict):
-            try:
-                object.__setattr__(self, "expected", Verdict(self.expected))
-            except ValueError:
-                raise ClaimError(f"claim {self.key!r}: expected must be a Verdict, "
-                                 f"got {self.expected!r}") from None
+        exp = self.expected if isinstance(self.expected, tuple) else (self.expected,)
+        try:
+            exp = tuple(Verdict(v) for v in exp)
+        except ValueError:
+            raise ClaimError(f"claim {self.key!r}: expected must be a Verdict or a tuple of "
+                             f"them, got {self.expected!r}") from None
+        if not exp or len(set(exp)) != len(exp):
+            raise ClaimError(f"claim {self.key!r}: expected lists no verdict, or one twice")
+        object.__setattr__(self, "expected", exp[0] if len(exp) == 1 else exp)
         lo, hi = self.interval
         object.__setattr__(self, "interval", _interval(lo, hi, self.measured)
                            if math.isfinite(self.measured) else (float(lo), float(hi)))
@@ -239,15 +243,27 @@ class Claim:
             return f"{where} outside {band}{alt}"
         return f"{where} straddles the edge of {band}"
 
-    def with_expected(self, expected: Verdict) -> "Claim":
-        return replace(self, expected=Verdict(expected))
+    @property
+    def expected_verdicts(self) -> tuple[Verdict, ...]:
+        return self.expected if isinstance(self.expected, tuple) else (self.expected,)
+
+    @property
+    def as_expected(self) -> bool:
+        return self.verdict in self.expected_verdicts
+
+    @property
+    def expected_text(self) -> str:
+        return " or ".join(str(v) for v in self.expected_verdicts)
+
+    def with_expected(self, expected: Verdict | tuple) -> "Claim":
+        return replace(self, expected=expected)
 
     def to_row(self) -> dict[str, Any]:
         lo, hi = self.interval
         return dict(chapter=self.chapter, key=self.key, statement=self.statement, source=self.source,
                     quantity=self.quantity, paper=self.paper_value, measured=self.measured, lo=lo,
                     hi=hi, alternative=self.alternative, alternative_value=self.alternative_value,
-                    tolerance=self.tolerance, verdict=str(self.verdict), expected=str(self.expected),
+                    tolerance=self.tolerance, verdict=str(self.verdict), expected=self.expected_text,
                     reason=self.reason, figure=self.figure)
 
 
@@ -272,10 +288,10 @@ def assert_verdicts(claims: Iterable[Claim]) -> None:
     dup = sorted({k for k in keys if keys.count(k) > 1})
     if dup:
         raise ClaimError(f"claim keys repeat: {dup}")
-    bad = [c for c in claims if c.verdict is not c.expected]
+    bad = [c for c in claims if not c.as_expected]
     if bad:
         lines = [f"{c.chapter + ':' if c.chapter else ''}{c.key}: verdict '{c.verdict}' but the book "
-                 f"records '{c.expected}' (measured {c.measured:.4g}, {c.reason})" for c in bad]
+                 f"records '{c.expected_text}' (measured {c.measured:.4g}, {c.reason})" for c in bad]
         raise VerdictMismatch("changed outcome(s):\n  " + "\n  ".join(lines))
 
 
@@ -330,7 +346,9 @@ def table_html(claims: Sequence[Claim], *, link: Callable[[Claim], str] | None =
             f"{e(c.alternative)}<br><small>{_fmt(c.alternative_value, d)}</small>",
             f"± {_fmt(c.tolerance, d)}<br><small>{e(c.tolerance_source)}</small>",
             f'<b style="color:{verdict_colour(c.verdict)}">{e(str(c.verdict))}</b>'
-            f"<br><small>{e(c.reason)}</small>{ladder}",
+            f"<br><small>{e(c.reason)}</small>{ladder}"
+            + (f"<br><small>recorded: {e(c.expected_text)}</small>"
+               if len(c.expected_verdicts) > 1 else ""),
         ]
         out.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
     out.append("</tbody></table>")
