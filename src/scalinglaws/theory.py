@@ -231,3 +231,108 @@ def resource_model_parameter_exponent(depth_exponent: float = 1.0, count_all_neu
     Np = N ** 2 * L
     loss = 1.0 / (N * L) if count_all_neurons else 1.0 / N
     return float(np.polyfit(np.log(Np), np.log(loss), 1)[0])
+
+
+#: Hoffmann et al. (2022), arXiv:2203.15556, Table A9: the model shapes of the Chinchilla sweep,
+#: as (parameters in millions, d_model, n_layers).
+CHINCHILLA_SHAPES = np.array([
+    (44, 512, 8), (57, 576, 9), (74, 640, 10), (90, 640, 13), (106, 640, 16), (117, 768, 12),
+    (140, 768, 15), (163, 768, 18), (175, 896, 14), (196, 896, 16), (217, 896, 18),
+    (251, 1024, 16), (278, 1024, 18), (306, 1024, 20), (425, 1280, 18), (489, 1280, 21),
+    (509, 1408, 18), (552, 1280, 24), (587, 1408, 21), (632, 1536, 19), (664, 1408, 24),
+    (724, 1536, 22), (816, 1536, 25), (893, 1792, 20), (1018, 1792, 23), (1143, 1792, 26),
+    (1266, 2048, 22), (1424, 2176, 22), (1429, 2048, 25), (1593, 2048, 28), (1609, 2176, 25),
+    (1731, 2304, 24), (1794, 2176, 28), (2007, 2304, 28), (2283, 2304, 32), (2298, 2560, 26),
+    (2639, 2560, 30), (2980, 2560, 34), (3530, 2688, 36), (3802, 2816, 36), (4084, 2944, 36),
+    (4516, 3072, 36), (6796, 3584, 40), (9293, 4096, 42), (11452, 4352, 47), (12295, 4608, 44),
+    (12569, 4608, 47), (13735, 4864, 47), (14940, 4992, 49), (16183, 5120, 47)], dtype=float)
+
+
+def shape_exponents(shapes: np.ndarray = CHINCHILLA_SHAPES, n_boot: int = 2000,
+                    seed: int = 0) -> dict[str, np.ndarray]:
+    """Exponents of width and depth against parameter count in a family of model shapes, and the
+    loss exponent the resource model implies for it (loss ~ 1/width, so loss ~ N_p^-a when
+    d_model ~ N_p^a), each as (estimate, 16th, 84th percentile of a bootstrap over models).
+
+    For Chinchilla's Table A9 this gives d_model ~ N_p^0.39, not the N_p^(1/3) of depth ~ width
+    (Brill 2024 fits 0.387 +- 0.004 to the same table)."""
+    P, d, L = (np.asarray(shapes, float)[:, k] for k in range(3))
+    rs = np.random.default_rng(seed)
+
+    def slope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        est = np.polyfit(np.log(x), np.log(y), 1)[0]
+        reps = []
+        for _ in range(n_boot):
+            i = rs.integers(0, len(x), len(x))
+            if np.ptp(x[i]) > 0:
+                reps.append(np.polyfit(np.log(x[i]), np.log(y[i]), 1)[0])
+        lo, hi = np.percentile(reps, [16, 84])
+        return np.array([est, lo, hi])
+
+    width = slope(P, d)
+    return {"width": width, "depth": slope(P, L), "loss": width.copy()}
+
+
+def silu_pair_objective(w: np.ndarray, b: np.ndarray, mu: float, x: np.ndarray,
+                        penalty: str = "weights") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The penalised objective of the two-neuron symmetric SiLU network
+    ``v [silu(w x + b) + silu(-w x + b)] + c`` fitting ``x^2`` on the points ``x``:
+    ``MSE + mu * (L1 norm of the penalised parameters)``, minimised in closed form over the
+    output weight ``v`` (a one-variable lasso) and the output bias ``c`` (unpenalised).
+
+    ``penalty``: "weights" (input and output weights: ``2|w| + 2|v|``), "output" (``2|v|``) or
+    "all" (weights and the two hidden biases: ``2|w| + 2|b| + 2|v|``; the output bias stays free
+    here).  Broadcasts over ``w`` and ``b``; returns (objective, MSE, v)."""
+    w, b = np.broadcast_arrays(np.asarray(w, float), np.asarray(b, float))
+    z = w[..., None] * x + b[..., None]
+    silu = lambda t: t / (1.0 + np.exp(-t))  # noqa: E731
+    f = silu(z) + silu(-w[..., None] * x + b[..., None])
+    fc = f - f.mean(-1, keepdims=True)
+    yc = x ** 2 - np.mean(x ** 2)
+    s = np.mean(fc * fc, -1)
+    r = np.mean(fc * yc, -1)
+    # d/dv [mean((v fc - yc)^2) + 2 mu |v|] = 2 (s v - r) + 2 mu sign(v) = 0
+    v = np.sign(r) * np.maximum(np.abs(r) - mu, 0.0) / np.maximum(s, 1e-300)
+    mse = np.mean((v[..., None] * fc - yc) ** 2, -1)
+    l1 = 2 * np.abs(v) + {"weights": 2 * np.abs(w), "output": 0.0 * w,
+                          "all": 2 * np.abs(w) + 2 * np.abs(b)}[penalty]
+    return mse + mu * l1, mse, v
+
+
+def silu_pair_optimum(mu: float, x: np.ndarray, penalty: str = "weights") -> dict[str, float]:
+    """The best two-neuron symmetric SiLU network for ``MSE + mu * L1`` (see
+    :func:`silu_pair_objective`): a dense grid over the input weight and bias, then Nelder-Mead
+    from the best grid point.  An upper bound on the optimum of the penalised objective at any
+    pool width, and (for a symmetric pair) its exact optimum up to the search's tolerance."""
+    from scipy.optimize import minimize
+
+    if not (np.isfinite(mu) and mu > 0):
+        raise ValueError(f"mu must be finite and positive, got {mu!r}")
+    W, B = np.meshgrid(np.geomspace(0.02, 8.0, 90), np.linspace(-4.0, 4.0, 81), indexing="ij")
+    F = silu_pair_objective(W, B, mu, x, penalty)[0]
+    i = np.unravel_index(np.nanargmin(F), F.shape)
+    res = minimize(lambda p: float(silu_pair_objective(p[0], p[1], mu, x, penalty)[0]),
+                   [W[i], B[i]], method="Nelder-Mead",
+                   options=dict(xatol=1e-10, fatol=1e-18, maxiter=4000))
+    w, b = float(abs(res.x[0])), float(res.x[1])
+    f, mse, v = (float(a) for a in silu_pair_objective(w, b, mu, x, penalty))
+    silu = lambda t: t / (1.0 + np.exp(-t))  # noqa: E731
+    c = float(np.mean(x ** 2) - v * np.mean(silu(w * x + b) + silu(-w * x + b)))
+    return {"objective": f, "mse": mse, "w": w, "b": b, "v": v, "c": c}
+
+
+def silu_quartic_root() -> float:
+    """The positive bias ``b`` at which ``silu''''(b) = 0``: a symmetric SiLU pair
+    ``silu(w x + b) + silu(-w x + b) = 2 silu(b) + silu''(b) w^2 x^2 + silu''''(b) w^4 x^4 / 12 + ...``
+    centred there has no x^4 error term, so it fits x^2 with an error that starts at x^6 (about
+    1.032; the mirror image -b works as well).  Uses ``silu^(n)(z) = z s^(n)(z) + n s^(n-1)(z)``
+    with ``s`` the logistic function."""
+    from scipy.optimize import brentq
+
+    def d4(z: float) -> float:
+        s = 1.0 / (1.0 + np.exp(-z))
+        s3 = s * (1 - s) * (1 - 6 * s + 6 * s * s)
+        s4 = s * (1 - s) * (1 - 2 * s) * (1 - 12 * s + 12 * s * s)
+        return z * s4 + 4 * s3
+
+    return float(brentq(d4, 0.5, 1.5, xtol=1e-14))

@@ -517,7 +517,7 @@ def _adam(model: BatchedMLP, lr: float, betas: tuple[float, float], eps: float
 
 
 # ----------------------------------------------------------------------------- proximal L1
-def proximal_l1(strength: Any, layers: Sequence[int] | None = None
+def proximal_l1(strength: Any, layers: Sequence[int] | None = None, biases: bool = False
                 ) -> Callable[[BatchedMLP, float, torch.optim.Optimizer], None]:
     """A ``post_step`` that adds an exact L1 penalty ``strength_i * sum |W|`` to network i.
 
@@ -525,7 +525,8 @@ def proximal_l1(strength: Any, layers: Sequence[int] | None = None
     Adam's own metric: ``w <- sign(w) max(|w| - lr * strength / (sqrt(v_hat) + eps), 0)``.  Its
     fixed points satisfy the L1 optimality conditions ``grad + strength * sign(w) = 0`` (or
     ``w = 0`` where ``|grad| <= strength``), so unused weights become exactly zero -- which
-    "Adam on loss + L1" never achieves.  Biases are not penalised.
+    "Adam on loss + L1" never achieves.  Biases are penalised only with ``biases`` (those of the
+    same layers).
     """
     lam_all = torch.as_tensor(np.asarray(strength, dtype=float).reshape(-1))
 
@@ -535,8 +536,8 @@ def proximal_l1(strength: Any, layers: Sequence[int] | None = None
         for grp in model.groups:
             ps = model.group_params(grp)
             lam = lam_all[grp.index].to(dtype=ps[0].dtype, device=ps[0].device).view(-1, 1, 1)
-            for l, p in enumerate(ps[0::2]):
-                if layers is not None and l not in layers:
+            for j, p in enumerate(ps):
+                if (layers is not None and j // 2 not in layers) or (j % 2 == 1 and not biases):
                     continue
                 st = opt.state.get(p)
                 if not st or "exp_avg_sq" not in st:
@@ -772,3 +773,176 @@ def _lbfgs_group(f_only: Callable[[torch.Tensor], torch.Tensor],
         g = torch.where(moved[:, None], g_new, g)
         active = moved
     return theta, count
+
+
+# ----------------------------------------------------------------------------- L1 optimum (OWL-QN)
+@dataclass
+class L1Polish:
+    """What :func:`owlqn_polish` reached, per network (shape (M,) each).
+
+    ``residual`` is the relative optimality (KKT) residual ``max |pseudo-gradient| / strength``:
+    0 at an exact optimum of ``loss + strength * |W|_1``, where every nonzero penalised weight has
+    ``grad = -strength * sign(w)``, every zero one ``|grad| <= strength`` and every unpenalised
+    parameter ``grad = 0``.  ``support_changes`` counts penalised weights that entered or left the
+    support during the last ``support_window`` iterations (0 once the support has settled)."""
+
+    iterations: np.ndarray
+    objective: np.ndarray
+    residual: np.ndarray
+    support_changes: np.ndarray
+
+    def converged(self, tol: float) -> np.ndarray:
+        """Networks whose residual is below ``tol`` and whose support stopped changing."""
+        return (self.residual <= tol) & (self.support_changes == 0)
+
+
+def _penalised_mask(params: Sequence[torch.Tensor], layers: Sequence[int] | None,
+                    biases: bool) -> torch.Tensor:
+    """Which entries of the flattened parameters (per network) carry the L1 term."""
+    parts = []
+    for j, p in enumerate(params):
+        is_weight, layer = j % 2 == 0, j // 2
+        on = (layers is None or layer in layers) and (is_weight or biases)
+        parts.append(torch.full((p[0].numel(),), bool(on), device=p.device))
+    return torch.cat(parts)
+
+
+def _pseudo_gradient(theta: torch.Tensor, g: torch.Tensor, mu: torch.Tensor,
+                     mask: torch.Tensor) -> torch.Tensor:
+    """The minimum-norm subgradient of ``f + mu |theta[mask]|_1`` (Andrew & Gao 2007)."""
+    s = torch.sign(theta)
+    at_zero = torch.where(g + mu < 0, g + mu, torch.where(g - mu > 0, g - mu, torch.zeros_like(g)))
+    pen = torch.where(s != 0, g + mu * s, at_zero)
+    return torch.where(mask, pen, g)
+
+
+def owlqn_polish(model: BatchedMLP, x: Any, y: Any, strength: Any, *, loss_fn: LossFn = mse,
+                 layers: Sequence[int] | None = None, biases: bool = False,
+                 iterations: int = 500, history: int = 20, max_line_search: int = 40,
+                 c1: float = 1e-4, support_window: int = 50, engine: str = "auto") -> L1Polish:
+    """Minimise ``loss_i + strength_i * |W_i|_1`` per network to its optimum: orthant-wise
+    limited-memory quasi-Newton (OWL-QN; Andrew & Gao, ICML 2007), batched like
+    :func:`lbfgs_polish` (own curvature pairs, own line search per network).
+
+    The L1 term covers the weight matrices of ``layers`` (default: all) and, with ``biases``,
+    their biases.  Steps are projected onto the current orthant, so weights reach exact zeros and
+    leave them only when their gradient exceeds the strength.  Use it after
+    :func:`train` with :func:`proximal_l1` (same strengths) as a warm start.
+    """
+    p0 = next(iter(model.parameters()))
+    x, y = _as_tensor(x, p0, "x"), _as_tensor(y, p0, "y")
+    mu_all = torch.as_tensor(np.broadcast_to(np.asarray(strength, float), (model.M,)).copy(),
+                             dtype=p0.dtype, device=p0.device)
+    if not torch.all(torch.isfinite(mu_all) & (mu_all > 0)):
+        raise ValueError("strength must be finite and positive for every network")
+    out = {k: np.zeros(model.M) for k in ("iterations", "objective", "residual", "support_changes")}
+    fused_obj = None
+    if engine in ("auto", "fused") and fused_applicable(model, loss_fn) and _fused.enabled():
+        fused_obj = _FusedObjective(model, x, y, loss_fn, None)  # type: ignore[arg-type]
+    for k, grp in enumerate(model.groups):
+        params = model.group_params(grp)
+        funcs = None
+        if fused_obj is not None:
+            funcs = _fused_group_functions(fused_obj, k, params, None)
+            try:
+                funcs[1](_flatten(params))
+            except _fused.FusedUnavailable:
+                fused_obj, funcs = None, None
+        if funcs is None:
+            funcs = _eager_group_functions(model, grp, select(x, grp.index), y, params, loss_fn, None)
+        mask = _penalised_mask(params, layers, biases)
+        mu = mu_all[grp.index.to(p0.device)][:, None]
+        theta, stats = _owlqn_group(*funcs, _flatten(params), mu, mask, iterations, history,
+                                    max_line_search, c1, support_window)
+        with torch.no_grad():
+            for q, new in zip(params, _unflatten(theta, params)):
+                q.copy_(new)
+        ix = grp.index.numpy()
+        for key, val in stats.items():
+            out[key][ix] = val.detach().cpu().numpy()
+    return L1Polish(iterations=out["iterations"].astype(np.int64), objective=out["objective"],
+                    residual=out["residual"], support_changes=out["support_changes"].astype(np.int64))
+
+
+def _owlqn_group(f_only, f_and_g, theta: torch.Tensor, mu: torch.Tensor, mask: torch.Tensor,
+                 iterations: int, history: int, max_line_search: int, c1: float,
+                 support_window: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """OWL-QN for the G networks of one group (theta: (G, P), mu: (G, 1), mask: (P,))."""
+    dev, dtype = theta.device, theta.dtype
+    tiny = torch.finfo(dtype).tiny
+    G = theta.shape[0]
+
+    def l1(th: torch.Tensor) -> torch.Tensor:
+        return mu[:, 0] * (th.abs() * mask).sum(1)
+
+    f, g = f_and_g(theta)
+    F = f + l1(theta)
+    pg = _pseudo_gradient(theta, g, mu, mask)
+    S: list[torch.Tensor] = []
+    Y: list[torch.Tensor] = []
+    R: list[torch.Tensor] = []
+    gamma = torch.clamp(1.0 / pg.abs().sum(1).clamp_min(tiny), max=1.0)
+    active = torch.isfinite(F)
+    count = torch.zeros(G, dtype=torch.long, device=dev)
+    changes: list[torch.Tensor] = []
+    t_start = torch.ones(G, dtype=dtype, device=dev)   # each network's first trial step
+    for _ in range(iterations):
+        if not bool(active.any()):
+            break
+        q = pg.clone()
+        alphas = []
+        for s, yv, rho in zip(reversed(S), reversed(Y), reversed(R)):
+            a = rho * (s * q).sum(1)
+            q -= a[:, None] * yv
+            alphas.append(a)
+        r = gamma[:, None] * q
+        for (s, yv, rho), a in zip(zip(S, Y, R), reversed(alphas)):
+            b = rho * (yv * r).sum(1)
+            r += s * (a - b)[:, None]
+        d = torch.where(r * pg > 0, -r, torch.zeros_like(r))   # descent on every coordinate
+        # the orthant: the sign a weight has, or the sign a zero weight would take
+        xi = torch.where(theta != 0, torch.sign(theta), torch.sign(-pg))
+        t = t_start.clone()
+        accepted = ~active
+        new = theta.clone()
+        with torch.no_grad():
+            for _ls in range(max_line_search):
+                trial = theta + t[:, None] * d
+                trial = torch.where(mask & (torch.sign(trial) != xi), torch.zeros_like(trial), trial)
+                Ft = f_only(trial) + l1(trial)
+                ok = (Ft <= F + c1 * (pg * (trial - theta)).sum(1)) & torch.isfinite(Ft) & ~accepted
+                new = torch.where(ok[:, None], trial, new)
+                accepted = accepted | ok
+                if bool(accepted.all()):
+                    break
+                t = torch.where(accepted, t, 0.5 * t)
+        moved = accepted & active & (new != theta).any(1)
+        # a network that needed a short step starts its next search there (doubled, at most 1)
+        t_start = torch.where(moved, torch.clamp(2 * t, max=1.0), t_start)
+        theta_new = torch.where(moved[:, None], new, theta)
+        f_new, g_new = f_and_g(theta_new)
+        s = theta_new - theta
+        yv = g_new - g
+        sy = (s * yv).sum(1)
+        yy = (yv * yv).sum(1)
+        good = moved & (sy > 1e-12 * torch.sqrt(yy * (s * s).sum(1)).clamp_min(tiny))
+        rho = torch.where(good, 1.0 / torch.where(good, sy, torch.ones_like(sy)), torch.zeros_like(sy))
+        S.append(s * good[:, None])
+        Y.append(yv * good[:, None])
+        R.append(rho)
+        if len(S) > history:
+            S.pop(0), Y.pop(0), R.pop(0)
+        gamma = torch.where(good, sy / yy.clamp_min(tiny), gamma)
+        changes.append((((theta != 0) != (theta_new != 0)) & mask).sum(1))
+        if len(changes) > support_window:
+            changes.pop(0)
+        count += moved.long()
+        theta = theta_new
+        f = torch.where(moved, f_new, f)
+        g = torch.where(moved[:, None], g_new, g)
+        F = f + l1(theta)
+        pg = _pseudo_gradient(theta, g, mu, mask)
+        active = moved
+    resid = pg.abs().amax(1) / mu[:, 0]
+    ch = torch.stack(changes).sum(0) if changes else torch.zeros(G, dtype=torch.long, device=dev)
+    return theta, {"iterations": count, "objective": F, "residual": resid, "support_changes": ch}

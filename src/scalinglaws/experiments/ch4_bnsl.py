@@ -101,6 +101,14 @@ class Config(ChapterConfig):
                     scan_noise=(1e-5, 1e-4, 1e-3), scan_stride=1, expected_seconds=600.0)
         return cls(**{**base, **kw})
 
+    @classmethod
+    def smoke(cls, **kw: Any) -> "Config":
+        """:meth:`full` at a size that runs on a CPU in seconds (same code path)."""
+        return cls.full().replace(seeds=(0,), n_starts=64, n_refine=1, benchmark_starts=64,
+                                  benchmarks=("lang",), n_boot=50, official_grid_stride=64,
+                                  sim_max_nfev=100, scan_splits=(405, 450), scan_noise=(1e-4,),
+                                  scan_stride=16, dd_points=20, expected_seconds=30.0, **kw)
+
     def validate(self) -> None:
         super().validate()
         check(isinstance(self.n_starts, int) and self.n_starts >= 64, "n_starts", "must be >= 64")
