@@ -9,20 +9,26 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 NB_DIR := nbexec
 JCACHE := _build/.jupyter_cache
-# every executable page of the book (MyST notebooks carry a kernelspec)
+# every executable page of the book (MyST notebooks carry a kernelspec); the chapters run first
+# (in parallel), then the pages that read their results (the scorecard) or their timings
 NOTEBOOKS := $(shell grep -l '^kernelspec:' book/*.md)
+CHAPTER_NBS := $(filter book/ch%,$(NOTEBOOKS))
+AFTER_NBS := $(filter-out book/ch%,$(NOTEBOOKS))
+# test workers (pytest-xdist); each single-threaded, so two workers fill a 2-core machine
+JOBS ?= 2
+PAR := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 STEP := .ci/step
 export BOOK_PROGRESS ?= 0
 export PYTHONUNBUFFERED := 1
 
-.PHONY: all venv test unit notebooks-exec book html notebooks bench clean help
+.PHONY: all venv test lint unit notebooks-exec book html notebooks bench clean help
 
 all: help
 
 help:
 	@echo "make book   - create .venv, install, execute and render the book to _build/html"
-	@echo "make test   - unit tests, execute every chapter under nbmake, build the HTML with -W"
-	@echo "make notebooks - regenerate the Colab copies book/*.ipynb from book/*.md"
+	@echo "make test   - lint, unit tests, execute every chapter under nbmake, build the HTML with -W"
+	@echo "make notebooks - regenerate the Colab copies book/*.ipynb of every executable page"
 	@echo "make bench  - run the benchmarks in bench/"
 
 venv: $(VENV)/.installed
@@ -36,21 +42,29 @@ $(VENV)/.installed: pyproject.toml
 	  $(PY) -m ipykernel install --prefix $(VENV) --name python3 >/dev/null'
 	@touch $@
 
+lint: venv
+	@$(STEP) "lint (ruff check)" $(VENV)/bin/ruff check .
+
 unit: venv
-	@$(STEP) "unit tests (pytest tests/)" $(PY) -m pytest tests -q
+	@$(STEP) "unit tests (pytest tests/, $(JOBS) workers)" env $(PAR) $(PY) -m pytest tests -q \
+	  -n $(JOBS) --dist loadfile --durations=15
 
 notebooks-exec: venv
 	@rm -rf $(NB_DIR) && mkdir -p $(NB_DIR)
 	@$(STEP) "convert chapters (jupytext)" bash -c 'set -e; for f in $(NOTEBOOKS); do \
 	  $(VENV)/bin/jupytext --quiet --to ipynb -o $(NB_DIR)/$$(basename $$f .md).ipynb $$f; done'
-	@$(STEP) "execute chapters (pytest --nbmake)" $(PY) -m pytest --nbmake --overwrite \
-	  --nbmake-timeout=900 -q -p no:cacheprovider --durations=0 $(NB_DIR)
+	@$(STEP) "execute chapters (pytest --nbmake, $(JOBS) workers)" env $(PAR) $(PY) -m pytest \
+	  --nbmake --overwrite --nbmake-timeout=900 -q -p no:cacheprovider --durations=0 -n $(JOBS) \
+	  $(patsubst book/%.md,$(NB_DIR)/%.ipynb,$(CHAPTER_NBS))
+	@$(STEP) "execute the pages that read the chapters" $(PY) -m pytest --nbmake --overwrite \
+	  --nbmake-timeout=900 -q -p no:cacheprovider --durations=0 \
+	  $(patsubst book/%.md,$(NB_DIR)/%.ipynb,$(AFTER_NBS))
 	@$(STEP) "store outputs in the jupyter cache" $(PY) .ci/cache_notebooks.py $(JCACHE) $(NB_DIR) $(NOTEBOOKS)
 
 html: venv
 	@$(STEP) "build HTML (jb build -W)" $(VENV)/bin/jb build . -W --keep-going
 
-test: unit notebooks-exec html
+test: lint unit notebooks-exec html
 	@test -f _build/html/index.html
 	@echo "make test: all steps passed"
 
@@ -58,7 +72,7 @@ book: venv html
 	@test -f _build/html/index.html && echo "the book is at _build/html/index.html"
 
 notebooks: venv
-	@for f in $(filter book/ch%,$(NOTEBOOKS)); do \
+	@for f in $(NOTEBOOKS); do \
 	  $(VENV)/bin/jupytext --quiet --to ipynb --update-metadata '{"jupytext": null}' \
 	    -o $${f%.md}.ipynb $$f && echo "wrote $${f%.md}.ipynb"; done
 

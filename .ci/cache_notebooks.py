@@ -18,6 +18,8 @@ from jupyter_cache import get_cache
 from jupyter_cache.base import CacheBundleIn
 from myst_nb.core.read import read_myst_markdown_notebook
 
+from scalinglaws.cache import guard_execution_cache, stamp_execution_cache
+
 
 def runtime_seconds(nb: nbformat.NotebookNode) -> float | None:
     """Wall time from the first cell's start to the last cell's end (nbclient's timestamps)."""
@@ -31,6 +33,7 @@ def runtime_seconds(nb: nbformat.NotebookNode) -> float | None:
 
 
 def main(cache_dir: str, executed_dir: str, *sources: str) -> int:
+    guard_execution_cache(cache_dir)   # drop outputs of older package code first
     cache = get_cache(cache_dir)
     for src in map(Path, sources):
         executed = nbformat.read(Path(executed_dir) / f"{src.stem}.ipynb", as_version=4)
@@ -49,6 +52,7 @@ def main(cache_dir: str, executed_dir: str, *sources: str) -> int:
                                                data={"execution_seconds": secs}),
                                     check_validity=False, overwrite=True)
         print(f"cached {src} ({secs:.1f} s)" if secs is not None else f"cached {src}")
+    stamp_execution_cache(cache_dir)
     return 0
 
 

@@ -39,7 +39,8 @@ def main() -> None:
     print(f"  {n_workers()} worker processes:   {t_par:6.1f} s   (limit 60 s on 2 cores: "
           f"{'met' if t_par < 60 else 'NOT met'})")
     print(f"  median extrapolation RMSLE  M1 {np.median(errs[:, 0]):.4f}  M2 {np.median(errs[:, 1]):.4f}"
-          f"  M3 {np.median(errs[:, 2]):.4f}  M4 {np.median(errs[:, 3]):.4f}  BNSL {np.median(errs[:, 4]):.4f}")
+          f"  M3 {np.median(errs[:, 2]):.4f}  M4 {np.median(errs[:, 3]):.4f}"
+          f"  BNSL {np.median(errs[:, 4]):.4f}")
 
     add = load_addition_curve()
     x, y, k = add.x, add.y, 14
@@ -49,7 +50,7 @@ def main() -> None:
     t0 = time.perf_counter()
     ours = fit_bnsl(x[:k], y[:k], 1)
     t_ours = time.perf_counter() - t0
-    print(f"4-digit addition, fit on 14 points, extrapolate 3:")
+    print("4-digit addition, fit on 14 points, extrapolate 3:")
     print(f"  official procedure ({off.n_starts:,}-point grid + LM on log(y+1)): {t_off:6.2f} s, "
           f"extrapolation RMSLE {rmsle(off.predict(x[k:]), y[k:]):.4f}, d1 = {off.d[0]:.1f}")
     print(f"  this book's fitter ({ours.n_starts:,} Sobol shapes + bounded LS on log y): {t_ours:6.2f} s, "

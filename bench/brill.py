@@ -17,8 +17,7 @@ from collections import deque
 
 import numpy as np
 
-from scalinglaws.data.percolation import (brownian_targets, make_forest, n_clusters_for,
-                                          sample_cluster_sizes)
+from scalinglaws.data.percolation import brownian_targets, make_forest, n_clusters_for, sample_cluster_sizes
 from scalinglaws.models.tree_nn import SHIFT, nn_keys
 
 

@@ -5,10 +5,19 @@ import numpy as np
 import pytest
 
 from scalinglaws.data import _addition_csv_from_script, load_addition_curve, load_scaling_benchmark
-from scalinglaws.fit.bnsl import (BASELINES, bnsl, fit_bnsl, fit_m1, fit_m2, fit_m4,
-                                  log_bnsl_reducible, rmsle, root_standard_log_error,
-                                  segment_curves, segment_slopes)
-from scalinglaws.fit import fit_power_law_offset
+from scalinglaws.fit.bnsl import (
+    BASELINES,
+    bnsl,
+    fit_bnsl,
+    fit_m1,
+    fit_m2,
+    fit_m4,
+    log_bnsl_reducible,
+    rmsle,
+    root_standard_log_error,
+    segment_curves,
+    segment_slopes,
+)
 
 
 def test_zero_breaks_is_power_law_plus_offset():
@@ -128,9 +137,8 @@ def test_data_loaders_and_download_parser():
 
 @pytest.mark.slow
 def test_fast_config_other_seeds():
-    from scalinglaws.experiments import ch4_bnsl as ch4
-
     from scalinglaws.claims import assert_verdicts
+    from scalinglaws.experiments import ch4_bnsl as ch4
 
     cfg = ch4.Config.fast(seeds=(11, 12))
     r = ch4.run(cfg)

@@ -7,11 +7,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTERS = sorted((ROOT / "book").glob("ch*.md"))
+#: pages the book executes (and the theme gives a launch button): MyST notebooks with a kernelspec
+EXECUTABLE = sorted(p for p in (ROOT / "book").glob("*.md") if "\nkernelspec:" in p.read_text())
 
 
 def _config_url() -> str:
     m = re.search(r"^repository:\s*\n\s+url:\s*(\S+)", (ROOT / "_config.yml").read_text(), re.M)
     assert m, "_config.yml has no repository url"
+    return m.group(1)
+
+
+def _config_branch() -> str:
+    cfg = (ROOT / "_config.yml").read_text()
+    m = re.search(r"^repository:\s*\n(?:\s+\w+:.*\n)*?\s+branch:\s*(\S+)", cfg, re.M)
+    assert m, "_config.yml has no repository branch"
     return m.group(1)
 
 
@@ -24,7 +33,6 @@ def test_chapter_shape(path):
     text = path.read_text()
     assert text.startswith("---\njupytext:"), "front matter first"
     assert f"({path.stem})=" in text, "chapter label"
-    assert _config_url() in text, "the install cell must use the repository URL of _config.yml"
     for section in ("## Setup", "## Experiment", "## Fit", "## Result",
                     "## Differences from the paper", "## Next steps"):
         assert section in text, section
@@ -34,6 +42,21 @@ def test_chapter_shape(path):
     code = "\n".join(re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, re.S))
     assert not re.search(r"^\s*(def|class)\s", code, re.M), "chapters define no functions/classes"
     assert f"book/{path.stem}" in (ROOT / "_toc.yml").read_text(), "chapter is in the TOC"
+
+
+@pytest.mark.parametrize("path", EXECUTABLE, ids=lambda p: p.stem)
+def test_install_cell_pins_the_configured_repository(path):
+    """Colab installs the package from the repository and branch that _config.yml names."""
+    pin = f"scalinglaws @ git+{_config_url()}@{_config_branch()}"
+    assert pin in path.read_text(), f"{path.name}: the install cell must install {pin!r}"
+
+
+def test_scorecard_follows_the_chapters():
+    toc = (ROOT / "_toc.yml").read_text()
+    assert "book/scorecard" in toc
+    assert all(toc.index(f"book/{c.stem}") < toc.index("book/scorecard") for c in CHAPTERS)
+    assert "Scorecard.collect()" in (ROOT / "book" / "scorecard.md").read_text()
+    assert "{ref}`scorecard`" in (ROOT / "book" / "intro.md").read_text()
 
 
 PROCESS_WORDS = re.compile(r"\b(issues?|commissioned|acceptance|while writing|exploratory runs?)\b", re.I)
@@ -48,7 +71,7 @@ def test_no_words_about_our_own_process(path):
     assert not hits, f"{path.name}: " + "; ".join(hits)
 
 
-@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", EXECUTABLE, ids=lambda p: p.stem)
 def test_colab_copy_in_sync(path):
     jupytext = pytest.importorskip("jupytext")
     ipynb = path.with_suffix(".ipynb")

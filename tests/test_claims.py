@@ -3,12 +3,20 @@ claims() function."""
 import inspect
 import math
 
-import numpy as np
 import pytest
 
-from scalinglaws.claims import (Claim, ClaimError, Ladder, Verdict, VerdictMismatch,
-                                assert_verdicts, budget_ladder, counts, table_html,
-                                tolerance_from_gap)
+from scalinglaws.claims import (
+    Claim,
+    ClaimError,
+    Ladder,
+    Verdict,
+    VerdictMismatch,
+    assert_verdicts,
+    budget_ladder,
+    counts,
+    table_html,
+    tolerance_from_gap,
+)
 from scalinglaws.experiments import CHAPTERS, get
 
 

@@ -53,7 +53,7 @@ def test_configs_are_frozen_and_hash_by_value():
     a, b = ch0.Config.fast(), ch0.Config.fast()
     assert a == b and a.digest() == b.digest()
     assert a.with_seeds([7, 8]).digest() != a.digest()
-    with pytest.raises(Exception):
+    with pytest.raises(AttributeError):
         a.K = 3  # type: ignore[misc]
 
 

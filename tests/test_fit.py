@@ -3,8 +3,15 @@ import math
 import numpy as np
 import pytest
 
-from scalinglaws.fit import (FitError, FitStatus, bootstrap_exponent, fit_median, fit_power_law,
-                             fit_power_law_offset, local_slopes)
+from scalinglaws.fit import (
+    FitError,
+    FitStatus,
+    bootstrap_exponent,
+    fit_median,
+    fit_power_law,
+    fit_power_law_offset,
+    local_slopes,
+)
 
 X = np.geomspace(1, 1e3, 20)
 
@@ -22,7 +29,7 @@ def test_recovery_with_five_percent_noise():
     # 5 % multiplicative noise on 20 points over 3 decades: the standard error of the exponent is
     # about 0.05 / (sqrt(20) * std(log x) = 2.0) = 0.006; we allow 0.03 (5 standard errors)
     rs = np.random.default_rng(0)
-    for trial in range(20):
+    for _ in range(20):
         y = 2.0 * X ** -0.8 * (1 + 0.05 * rs.standard_normal(X.size))
         f = fit_power_law(X, y)
         assert abs(f.exponent - 0.8) < 0.03

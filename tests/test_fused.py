@@ -5,8 +5,16 @@ import torch
 
 from scalinglaws import fused
 from scalinglaws.models import BatchedMLP
-from scalinglaws.train import (SquaredError, chain, fused_applicable, lbfgs_polish, proximal_l1,
-                               train, weighted_mse, width_mask)
+from scalinglaws.train import (
+    SquaredError,
+    chain,
+    fused_applicable,
+    lbfgs_polish,
+    proximal_l1,
+    train,
+    weighted_mse,
+    width_mask,
+)
 
 
 def _data(n=48, d_in=1, d_out=1, seed=0, dtype=torch.float64):

@@ -29,7 +29,8 @@ def test_init_and_forward_equal_nn_linear(depth, act):
         for (W, b), l in zip(m.network_params(i), lin):
             assert torch.equal(W.T, l.weight) and torch.equal(b, l.bias)
         torch.testing.assert_close(out[i], ref(x), rtol=1e-12, atol=1e-12)
-    assert list(m.n_params()) == [sum(p.numel() for p in reference_mlp(w, d_in=2, d_out=3, depth=depth).parameters()) for w in widths]
+    ref = [reference_mlp(w, d_in=2, d_out=3, depth=depth) for w in widths]
+    assert list(m.n_params()) == [sum(p.numel() for p in r.parameters()) for r in ref]
 
 
 def test_per_network_inputs():

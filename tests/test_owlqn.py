@@ -6,8 +6,7 @@ import torch
 
 from scalinglaws.data import grid
 from scalinglaws.models import BatchedMLP
-from scalinglaws.theory import (shape_exponents, silu_pair_objective, silu_pair_optimum,
-                                silu_quartic_root)
+from scalinglaws.theory import shape_exponents, silu_pair_objective, silu_pair_optimum, silu_quartic_root
 from scalinglaws.train import _owlqn_group, _pseudo_gradient, owlqn_polish, proximal_l1, train
 
 
@@ -111,8 +110,10 @@ def test_pair_optimum_is_a_network_the_trainer_agrees_with():
     m = BatchedMLP([2], activation="silu", seeds=[0], dtype=torch.float64)
     W1, b1, W2, b2 = m.group_params(0)
     with torch.no_grad():
-        W1[0, 0] = torch.tensor([p["w"], -p["w"]]); b1[0, 0] = p["b"]
-        W2[0, :, 0] = p["v"]; b2[0, 0, 0] = p["c"]
+        W1[0, 0] = torch.tensor([p["w"], -p["w"]])
+        b1[0, 0] = p["b"]
+        W2[0, :, 0] = p["v"]
+        b2[0, 0, 0] = p["c"]
         mse = float((m(torch.tensor(x)[:, None]) - torch.tensor(x)[:, None] ** 2).pow(2).mean())
     assert mse == pytest.approx(p["mse"], rel=1e-8)
     # far below what the same pair achieves at zero bias (no x^4 cancellation)

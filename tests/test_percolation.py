@@ -4,10 +4,17 @@ import pytest
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components, shortest_path
 
-from scalinglaws.data.percolation import (borel_log_pmf, brownian_targets, fit_fisher_tau,
-                                          lattice_cluster_sizes, make_forest, n_clusters_for,
-                                          random_critical_tree, sample_cluster_sizes,
-                                          size_ccdf_exponent)
+from scalinglaws.data.percolation import (
+    borel_log_pmf,
+    brownian_targets,
+    fit_fisher_tau,
+    lattice_cluster_sizes,
+    make_forest,
+    n_clusters_for,
+    random_critical_tree,
+    sample_cluster_sizes,
+    size_ccdf_exponent,
+)
 from scalinglaws.models.tree_nn import INF, STEP, nn_keys, nn_keys_torch, nn_predict, nn_predict_at
 from scalinglaws.theory import PercolationScaling
 

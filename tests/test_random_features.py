@@ -1,13 +1,11 @@
 """Random features, the arc-cosine kernel, the solver, and chapter 2's fast configuration."""
-import math
 
 import numpy as np
 import pytest
 import torch
 
 from scalinglaws.data import RandomFeatureTeacher, load_digits_sphere, sphere
-from scalinglaws.models.random_features import (arccos_kernel, kernel_spectrum, relu_features,
-                                                spd_solve)
+from scalinglaws.models.random_features import arccos_kernel, kernel_spectrum, relu_features, spd_solve
 
 
 def test_sphere_points_are_unit_and_uniform():
@@ -135,7 +133,8 @@ def test_curve_check_fails_with_the_neighbouring_spectrum():
                   tolerance=tol, expected=Verdict.REPRODUCED)
     own = Claim(key="own", paper_value=0.0, measured=rms(meas, theory), interval=(rms(meas, theory),) * 2,
                 alternative_value=alt, **common)
-    fed = Claim(key="fed", paper_value=0.0, measured=rms(meas, neighbour), interval=(rms(meas, neighbour),) * 2,
+    fed = Claim(key="fed", paper_value=0.0, measured=rms(meas, neighbour),
+                interval=(rms(meas, neighbour),) * 2,
                 alternative_value=alt, **common)
     assert own.verdict is Verdict.REPRODUCED
     assert fed.verdict is Verdict.NOT_REPRODUCED

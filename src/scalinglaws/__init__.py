@@ -11,7 +11,8 @@ One module per role:
 * :mod:`scalinglaws.cache`    -- on-disk cache of experiment results and committed full-mode results
 * :mod:`scalinglaws.experiments` -- one module per chapter, each with ``run(config) -> result``
 """
-from importlib.metadata import PackageNotFoundError, version as _version
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
 
 try:
     __version__ = _version("scalinglaws")

@@ -116,20 +116,60 @@ def load_tree(path: str | Path) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- cache
-def source_digest() -> str:
-    """Hash of every ``.py`` file of the package (so edited code never reuses old results)."""
+def source_digest(chapter: str | None = None) -> str:
+    """Hash of the package's source (``.py`` files and compiled-kernel sources), so edited code
+    never reuses old results.  With ``chapter``, the other chapters' experiment modules are left
+    out: editing one chapter's module does not invalidate the others' cached results."""
     h = hashlib.sha256()
     pkg = Path(__file__).resolve().parent
-    for f in sorted(pkg.rglob("*.py")):
-        h.update(str(f.relative_to(pkg)).encode())
+    own = f"{chapter}.py" if chapter else None
+    for f in sorted(list(pkg.rglob("*.py")) + list(pkg.rglob("*.cpp"))):
+        rel = f.relative_to(pkg)
+        if own and rel.parts[0] == "experiments" and rel.name.startswith("ch") and rel.name != own:
+            continue
+        h.update(str(rel).encode())
         h.update(f.read_bytes())
     return h.hexdigest()
 
 
+#: the file in the jupyter cache that records which package source its outputs were made with
+EXECUTION_STAMP = "scalinglaws-source.sha256"
+
+
+def stamp_execution_cache(cache_path: str | Path) -> None:
+    """Record the package's source digest in the jupyter cache (after filling it)."""
+    p = Path(cache_path)
+    p.mkdir(parents=True, exist_ok=True)
+    (p / EXECUTION_STAMP).write_text(source_digest() + "\n")
+
+
+def guard_execution_cache(cache_path: str | Path) -> bool:
+    """Empty the jupyter execution cache when the package changed since it was filled.
+
+    The cache that ``jb build`` reads is keyed on a page's code cells only, so after an edit of
+    the package it would render outputs of the old code.  Called before every build (the book's
+    Sphinx extension :mod:`scalinglaws.sphinx_ext`): when the recorded source digest differs, the
+    cache is removed and every page re-executes (the result cache keeps unchanged experiments
+    cheap).  Returns whether it was cleared."""
+    p = Path(cache_path)
+    stamp = p / EXECUTION_STAMP
+    cleared = False
+    if p.exists() and (not stamp.exists() or stamp.read_text().strip() != source_digest()):
+        import shutil
+
+        shutil.rmtree(p)
+        cleared = True
+    stamp_execution_cache(p)
+    return cleared
+
+
 def cache_key(key: str, config: Any) -> str:
+    from .experiments import CHAPTERS
+
     cfg = config.to_dict() if hasattr(config, "to_dict") else config
     blob = json.dumps({"key": key, "config": cfg, "version": __version__,
-                       "source": source_digest()}, sort_keys=True, default=str)
+                       "source": source_digest(key if key in CHAPTERS else None)},
+                      sort_keys=True, default=str)
     return f"{key}-{hashlib.sha256(blob.encode()).hexdigest()[:16]}"
 
 

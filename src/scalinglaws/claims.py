@@ -376,3 +376,29 @@ class Scorecard:
         for c in self.claims:
             out.setdefault(c.chapter, []).append(c)
         return out
+
+    @classmethod
+    def collect(cls, chapters: Sequence[str] | None = None) -> "Scorecard":
+        """Every chapter's claims from its cached result (the configuration of the current mode,
+        so the cache keys are the chapters' own: nothing a chapter already ran is run again)."""
+        from .cache import load_or_run
+        from .experiments import CHAPTERS, get
+
+        out: list[Claim] = []
+        for name in chapters or sorted(CHAPTERS):
+            mod = get(name)
+            cfg = mod.Config.for_mode()
+            out.extend(mod.claims(load_or_run(cfg.chapter, mod.run, cfg), cfg))
+        return cls(out)
+
+
+def normalised(c: Claim) -> tuple[float, float, float, float]:
+    """A claim on the common axis of the scorecard: 0 is the paper's value and 1 the named
+    alternative, so ``(measured, interval low, interval high, tolerance)`` become comparable
+    across claims of different units.  NaN where the claim has no numeric alternative."""
+    if c.alternative_value is None or not np.isfinite(c.alternative_value):
+        return (float("nan"),) * 4
+    gap = c.alternative_value - c.paper_value
+    f = lambda v: (v - c.paper_value) / gap  # noqa: E731
+    lo, hi = sorted((f(c.interval[0]), f(c.interval[1])))
+    return f(c.measured), lo, hi, abs(c.tolerance / gap)

@@ -59,7 +59,7 @@ def mode(value: str | None = None) -> str:
         raise ValueError(
             f"{source} is {value!r}; allowed values are "
             + ", ".join(repr(m) for m in MODES)
-            + f" (unset means 'full' with CUDA, else 'fast')"
+            + " (unset means 'full' with CUDA, else 'fast')"
         )
     return v
 
@@ -255,11 +255,18 @@ class ChapterConfig:
         """One paragraph for the chapter's config cell: mode, device, seeds and expected time."""
         mins = self.expected_seconds / 60
         t = f"{self.expected_seconds:.0f} s" if self.expected_seconds < 120 else f"{mins:.1f} min"
-        where = "2 CPU cores" if self.mode == "fast" else "one H100 GPU"
+        where = "2 CPU cores" if self.mode == "fast" else "one data-centre GPU"
+        name = device_name(dev)
+        note = ""
+        if self.mode == "full" and name.startswith("CPU"):
+            note = ("; this device has no GPU, so expect many times longer "
+                    "(BOOK_MODE=fast selects the CPU configuration)")
+        elif self.mode == "fast" and not name.startswith("CPU"):
+            note = "; on this GPU, usually less"
         return (
-            f"mode: {self.mode}  |  device: {device_name(dev)}\n"
+            f"mode: {self.mode}  |  device: {name}\n"
             f"seeds: {list(self.seeds)}  |  precision: {self.precision}\n"
-            f"expected time: about {t} on {where}"
+            f"expected time: about {t} on {where}{note}"
         )
 
 

@@ -90,7 +90,7 @@ def scaling_plot(ax: plt.Axes, x: Sequence[float], Y: np.ndarray, *, label: str,
     if color is None:  # next colour of the book's cycle, counted per axes
         k = getattr(ax, "_scalinglaws_curves", 0)
         color = CYCLE[k % len(CYCLE)]
-        setattr(ax, "_scalinglaws_curves", k + 1)
+        ax._scalinglaws_curves = k + 1
     med = np.median(Y, axis=0)
     lo_x, hi_x = fit_range
     fit: BootstrapExponent | PowerLawFit

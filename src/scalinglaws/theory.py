@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
 #: Fisher exponent tau and fractal dimension D of percolation clusters by lattice dimension d, as
 #: used by Brill (2024)'s exponent comparison (official notebook plots.ipynb; Stauffer & Aharony,
 #: Mertens & Moore 2018); mean field (d >= 6, the Bethe lattice) has tau = 5/2, D = 4

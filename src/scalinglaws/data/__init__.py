@@ -6,6 +6,7 @@ Every generator takes an explicit seed or ``numpy.random.Generator`` and returns
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 

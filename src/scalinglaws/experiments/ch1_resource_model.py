@@ -517,7 +517,8 @@ def claims(result: Result, config: Config) -> list[Claim]:
         "α-sweep allocates to it", source=SOURCE + ", Fig. 2C (digitised, N ≥ 4)",
         paper_value=PAPER_SLOPE, measured=float(last[0]), interval=(float(last[1]), float(last[2])),
         interval_source="16–84 % bootstrap over seeds",
-        alternative="the budget-limited slope of Adam with the proximal step", alternative_value=ADAM_LIMITED_SLOPE,
+        alternative="the budget-limited slope of Adam with the proximal step",
+        alternative_value=ADAM_LIMITED_SLOPE,
         tolerance=tol, tolerance_source="0.4 × the gap", chapter=ch,
         quantity=f"exponent of median test MSE on median N (N ≥ {config.fit_min_neurons:g}), "
                  f"{int(result.budgets[-1])} steps",

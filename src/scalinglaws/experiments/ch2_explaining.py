@@ -19,7 +19,6 @@ and with Adam in the standard parameterisation; scikit-learn's digits are the re
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -32,10 +31,14 @@ from ..config import ChapterConfig, check, check_finite_positive, check_positive
 from ..data import RandomFeatureTeacher, load_digits_sphere, sphere
 from ..fit import bootstrap_exponent, fit_median, fit_power_law
 from ..models import BatchedMLP
-from ..models.random_features import (arccos_kernel, kernel_regression_losses, kernel_spectrum,
-                                      relu_features, spd_solve)
-from ..spectral import (arccos_spectrum, feature_learning_curve, kernel_learning_curve,
-                        teacher_power)
+from ..models.random_features import (
+    arccos_kernel,
+    kernel_regression_losses,
+    kernel_spectrum,
+    relu_features,
+    spd_solve,
+)
+from ..spectral import arccos_spectrum, feature_learning_curve, kernel_learning_curve, teacher_power
 from ..train import gradient_descent, train
 from .common import Run, torch_seed
 
@@ -63,9 +66,11 @@ class Config(ChapterConfig):
     res_P_data: int = 8192
     #: (c) variance-limited in D: var_D_P fixed features, D >> P; excess over the population optimum
     var_D_P: int = 32
-    var_D: tuple[int, ...] = (128, 256, 512, 1024, 2048)
-    var_D_draws: int = 8
-    n_population: int = 8192
+    var_D: tuple[int, ...] = (256, 512, 1024, 2048)
+    var_D_draws: int = 16
+    #: points estimating the population optimum (>= 64 x the largest D: its own error, ~P/n,
+    #: adds to the measured excess)
+    n_population: int = 131072
     #: (d) variance-limited in P: var_P_D fixed points, P >> D; loss excess over the kernel limit,
     #: averaged over var_P_members feature draws per teacher
     var_P_D: int = 16
@@ -108,8 +113,8 @@ class Config(ChapterConfig):
     def full(cls, **kw: Any) -> "Config":
         base = dict(mode="full", seeds=tuple(range(16)), teacher_width=4096, n_test=16384,
                     res_D=tuple(2 ** k for k in range(5, 16)), res_P=tuple(2 ** k for k in range(3, 12)),
-                    res_P_data=65536, var_D=tuple(2 ** k for k in range(7, 15)), var_D_draws=32,
-                    n_population=65536, var_P=tuple(2 ** k for k in range(7, 15)),
+                    res_P_data=65536, var_D=tuple(2 ** k for k in range(8, 15)), var_D_draws=32,
+                    n_population=2 ** 20, var_P=tuple(2 ** k for k in range(7, 15)),
                     var_P_members=100, res_D_fit_min=1024, res_P_fit_min=128, spectrum_n=8192,
                     dims=(3, 4, 5, 6, 7, 8), dim_D=tuple(2 ** k for k in range(6, 15)),
                     dim_seeds=16, nn_widths=(32, 64, 128, 256, 512, 1024, 2048, 4096),
@@ -140,6 +145,8 @@ class Config(ChapterConfig):
         check(max(self.res_P) * 4 <= self.res_P_data, "res_P_data",
               "must be >= 4 x max(res_P) to stay away from the interpolation peak (D = P)")
         check(min(self.var_D) >= 4 * self.var_D_P, "var_D", "must be >= 4 x var_D_P (D >> P)")
+        check(self.n_population >= 8 * max(self.var_D), "n_population",
+              "must be >= 8 x the largest var_D (its error adds to the measured excess)")
         check(min(self.var_P) >= 8 * self.var_P_D, "var_P", "must be >= 8 x var_P_D (P >> D)")
         check(self.var_P_members >= 4, "var_P_members", "needs >= 4 members for an average")
         check(len(self.dims) >= 3 and min(self.dims) >= 3, "dims",
@@ -162,9 +169,15 @@ class Result(TreeResult):
     multiplicity: np.ndarray       # (L+1,)
     gram_spectrum: np.ndarray      # (n,) eigenvalues of K/n of one sample (the check)
     alpha_K: float                 # asymptotic 3/(d-1)
-    res_D: np.ndarray; res_D_loss: np.ndarray; res_D_theory: np.ndarray    # (S, len)
-    res_P: np.ndarray; res_P_loss: np.ndarray; res_P_theory: np.ndarray
-    var_D: np.ndarray; var_D_excess: np.ndarray; var_D_theory: np.ndarray  # (S, len)
+    res_D: np.ndarray              # (S, len)
+    res_D_loss: np.ndarray
+    res_D_theory: np.ndarray
+    res_P: np.ndarray
+    res_P_loss: np.ndarray
+    res_P_theory: np.ndarray
+    var_D: np.ndarray              # (S, len)
+    var_D_excess: np.ndarray
+    var_D_theory: np.ndarray
     var_P: np.ndarray
     var_P_excess: np.ndarray       # (S, len) E_W ||f_P - f_kernel||^2 (the teacher-averaged excess)
     var_P_variance: np.ndarray     # (S, len) variance of the prediction over feature draws
@@ -191,7 +204,8 @@ class Result(TreeResult):
     adam_variance: np.ndarray      # (W,)
     adam_test_loss: np.ndarray     # (W,)
     adam_slope: float
-    digits_D: np.ndarray; digits_loss: np.ndarray      # (S, len)
+    digits_D: np.ndarray           # (S, len)
+    digits_loss: np.ndarray
     alpha_digits: float
     digits_dimension: float        # intrinsic dimension estimate (Levina-Bickel MLE)
     wall_time_s: float
@@ -520,7 +534,7 @@ def claims(result: Result, config: Config) -> list[Claim]:
     """Four regimes against theory with named alternatives, and the dimension law against the
     neighbouring dimensions.  The duality at finite size and the trained networks (with their
     budget ladder) are reported, not claimed (see the chapter)."""
-    ch, d = config.chapter, config.d
+    ch = config.chapter
     te = result.theory_exponents
     out = []
     for name, what, fig in (("res_D", "data curve L(D) of kernel regression", "fig-ch2-regimes"),
@@ -547,17 +561,22 @@ def claims(result: Result, config: Config) -> list[Claim]:
         tolerance=tolerance_from_gap(th, a, GAP_FRACTION), tolerance_source=f"{GAP_FRACTION} × the gap",
         expected=Verdict.REPRODUCED, chapter=ch, quantity="local exponent on the upper part of the "
         "data scan", figure="fig-ch2-regimes"))
-    for key, name, alt, altname in (
-            ("var_D", "data", te["alpha_D"], "resolution-limited scaling, this lab's α_D"),
-            ("var_P", "model", result.alpha_K, "resolution-limited scaling, α_K = 3/(d−1)")):
+    # in data the paper's 1/D is the large-D limit of least squares on P features; at finite D the
+    # excess is L(inf) P / (D - P - 1) (exact for Gaussian features), whose local exponent on the
+    # scanned range is the value to compare with.  In P the asymptotic 1 applies as it stands.
+    for key, name, alt, altname, paper in (
+            ("var_D", "data", te["alpha_D"], "resolution-limited scaling, this lab's α_D",
+             te["var_D"]),
+            ("var_P", "model", result.alpha_K, "resolution-limited scaling, α_K = 3/(d−1)", 1.0)):
         e = result.exponents[key]
         out.append(Claim(
             key=f"variance_{name}", statement=f"variance-limited in {name}: the loss excess over "
             f"the {'infinite-data' if name == 'data' else 'infinite-width'} limit falls as 1/"
-            f"{'D' if name == 'data' else 'P'}", source=SOURCE + ", Sec. 2.1",
-            paper_value=1.0, measured=float(e[0]), interval=(float(e[1]), float(e[2])),
+            f"{'D' if name == 'data' else 'P'}" + (" (at finite D: P/(D − P − 1))" if name == "data" else ""),
+            source=SOURCE + ", Sec. 2.1",
+            paper_value=float(paper), measured=float(e[0]), interval=(float(e[1]), float(e[2])),
             alternative=altname, alternative_value=alt,
-            tolerance=tolerance_from_gap(1.0, alt, GAP_FRACTION),
+            tolerance=tolerance_from_gap(float(paper), alt, GAP_FRACTION),
             tolerance_source=f"{GAP_FRACTION} × the gap", expected=Verdict.REPRODUCED, chapter=ch,
             quantity="exponent of the teacher-averaged excess", figure="fig-ch2-regimes"))
     for i, dd in enumerate(result.dims):

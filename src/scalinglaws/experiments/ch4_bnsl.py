@@ -24,12 +24,18 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..cache import TreeResult
-from ..config import (ChapterConfig, check, check_finite_positive, check_positive_ints,
-                      parallel_map)
-from ..data import load_addition_curve, load_scaling_benchmark
 from ..claims import Claim, Verdict, tolerance_from_gap
-from ..fit.bnsl import (BASELINES, bnsl, fit_bnsl, fit_bnsl_official_grid, fit_bnsl_select, rmsle,
-                        root_standard_log_error)
+from ..config import ChapterConfig, check, check_finite_positive, check_positive_ints, parallel_map
+from ..data import load_addition_curve, load_scaling_benchmark
+from ..fit.bnsl import (
+    BASELINES,
+    bnsl,
+    fit_bnsl,
+    fit_bnsl_official_grid,
+    fit_bnsl_select,
+    rmsle,
+    root_standard_log_error,
+)
 
 #: ground truth of the paper's noiseless simulation (its code, file
 #: fit_bnsl_and_extrapolate__4_digit_addition__dataset_size_x-axis__noiseless_simulation.py)

@@ -28,9 +28,16 @@ import numpy as np
 from ..cache import TreeResult
 from ..claims import Claim, Verdict, tolerance_from_gap
 from ..config import ChapterConfig, check, check_finite_positive, derive_seed
-from ..data.percolation import (P_C, TAU_LATTICE, brownian_targets, fit_fisher_tau,
-                                lattice_cluster_sizes, make_forest, n_clusters_for,
-                                sample_cluster_sizes, size_ccdf_exponent)
+from ..data.percolation import (
+    P_C,
+    brownian_targets,
+    fit_fisher_tau,
+    lattice_cluster_sizes,
+    make_forest,
+    n_clusters_for,
+    sample_cluster_sizes,
+    size_ccdf_exponent,
+)
 from ..fit import bootstrap_exponent, fit_median, fit_power_law, local_slopes
 from ..models.tree_nn import nn_predict_at
 from ..theory import PercolationScaling
