@@ -16,7 +16,7 @@ CHAPTER_NBS := $(filter book/ch%,$(NOTEBOOKS))
 AFTER_NBS := $(filter-out book/ch%,$(NOTEBOOKS))
 # test workers (pytest-xdist); each single-threaded, so two workers fill a 2-core machine
 JOBS ?= 2
-PAR := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+PAR := OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 BOOK_WORKERS=1
 STEP := .ci/step
 export BOOK_PROGRESS ?= 0
 export PYTHONUNBUFFERED := 1

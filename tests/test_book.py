@@ -93,3 +93,19 @@ def test_glue_passes_python_numbers(monkeypatch):
     book.glue("b", np.int64(3))
     book.glue("c", 1.5)
     assert type(seen["a"]) is float and type(seen["b"]) is int and seen["c"] == 1.5
+
+
+def _glued_names(text: str) -> list[str]:
+    names = re.findall(r'\bglue\("([A-Za-z0-9_]+)"', text)
+    for prefix, body in re.findall(r'glue_many\("([A-Za-z0-9_]+)",\s*\{(.*?)\}\)', text, re.S):
+        names += [f"{prefix}_{k}" for k in re.findall(r'"([A-Za-z0-9_]+)":', body)]
+    return names
+
+
+@pytest.mark.parametrize("path", EXECUTABLE, ids=lambda p: p.stem)
+def test_no_name_is_glued_twice(path):
+    """MyST-NB fails the build on a duplicate glue key (names built in loops are not seen here;
+    the build with -W checks those, and missing ones)."""
+    names = _glued_names(path.read_text())
+    dup = sorted({n for n in names if names.count(n) > 1})
+    assert not dup, f"{path.name}: glued twice: {dup}"

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 #: what a Colab runtime lacks but this checkout's environment has
 BOOK_ONLY = ("myst_nb", "jupyter_book", "jupytext", "sphinx", "nbmake")
 #: the chapter run end to end (the fastest fast mode)
-CHAPTER = "ch1_resource_model"
+CHAPTER = "ch5_data_distribution"
 
 
 def test_package_data_includes_the_kernel_source():

@@ -85,7 +85,7 @@ class Config(ChapterConfig):
     #: dimension law: ambient dimensions scanned with kernel regression, training sizes, teachers
     dims: tuple[int, ...] = (3, 4, 5, 6)
     dim_D: tuple[int, ...] = (64, 128, 256, 512, 1024, 2048)
-    dim_seeds: int = 10
+    dim_seeds: int = 6
     #: trained networks, variance-limited in width: widths x nn_seeds ReLU networks on nn_D points
     nn_widths: tuple[int, ...] = (32, 64, 128, 256, 512, 1024)
     nn_D: int = 64

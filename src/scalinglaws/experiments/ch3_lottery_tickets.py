@@ -52,11 +52,13 @@ class Config(ChapterConfig):
     n_test: int = 4001
     #: budget ladder: Adam steps (each its own schedule, same initial weights), peak rate, and the
     #: schedules tried (cosine decay to lr * 1e-3; "constant" keeps lr)
-    budgets: tuple[int, ...] = (500, 1000, 2000)
+    budgets: tuple[int, ...] = (400, 800, 1600)
     schedules: tuple[str, ...] = ("cosine",)
     lr: float = 1e-2
     #: ReLU on the same grid, at the first two budgets of the ladder
     relu: bool = True
+    #: LeakyReLU on the same budgets (the paper's architecture figure says "(Leaky)ReLU")
+    leaky_relu: bool = False
     #: per-network L-BFGS iterations of the converged curve (float64, from the last budget)
     polish_iterations: int = 150
     #: the exponent is fitted on N >= fit_min; the small-N slope on [small_lo, small_hi]
@@ -66,7 +68,7 @@ class Config(ChapterConfig):
     #: per-network L-BFGS iterations (the ladder doubles them)
     n_pairs: int = 1024
     pair_train: int = 256
-    pair_steps: int = 3000
+    pair_steps: int = 2000
     pair_lbfgs: int = 100
     #: a two-neuron net "is the ticket" when its loss < pair_loss_max and its relative asymmetry
     #: |w1+w2|, |b1-b2|, |v1-v2| (each over the pair's scale) < pair_sym_tol
@@ -90,6 +92,7 @@ class Config(ChapterConfig):
         base = dict(mode="full", seeds=tuple(range(128)),
                     widths=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048), n_train=65536,
                     budgets=(4000, 8000, 16000, 32000, 64000), schedules=("cosine", "constant"),
+                    leaky_relu=True,
                     n_pairs=4096, pair_train=1024, pair_steps=10000, polish_iterations=1000,
                     ablate_keep=(2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), ablate_draws=16,
                     expected_seconds=3600.0)
@@ -136,6 +139,7 @@ class Result(TreeResult):
     alpha: np.ndarray                  # (schedules, budgets, 3) exponent, lo, hi
     alpha_polished: np.ndarray         # (3,)
     relu_budgets: np.ndarray
+    leaky_mse: np.ndarray              # (relu budgets, S, W) LeakyReLU, or empty
     relu_mse: np.ndarray               # (relu budgets, S, W)
     relu_small_slope: np.ndarray       # (relu budgets,) local exponent over small_range
     silu_small_slope: float            # the same for SiLU at the last budget
@@ -317,6 +321,8 @@ def run(config: Config | None = None) -> Result:
     relu_b = np.asarray(cfg.budgets[:2]) if cfg.relu else np.zeros(0, dtype=int)
     relu = np.stack([_sweep(cfg, r, "relu", int(T), "cosine", data)[1] for T in relu_b]) \
         if cfg.relu else np.zeros((0, S, len(cfg.widths)))
+    leaky = np.stack([_sweep(cfg, r, "leaky_relu", int(T), "cosine", data)[1] for T in relu_b]) \
+        if cfg.leaky_relu and len(relu_b) else np.zeros((0, S, len(cfg.widths)))
     first, pairs = _pairs(cfg, r, data)
     wa = np.asarray(cfg.widths, float)
     keep = np.asarray(cfg.ablate_keep, float)
@@ -325,7 +331,7 @@ def run(config: Config | None = None) -> Result:
         test_mse=test, train_mse=trn, polished_mse=pol,
         alpha=np.stack([[_exponent(cfg, test[i, j]) for j in range(B)]
                         for i in range(len(cfg.schedules))]),
-        alpha_polished=_exponent(cfg, pol), relu_budgets=relu_b, relu_mse=relu,
+        alpha_polished=_exponent(cfg, pol), relu_budgets=relu_b, relu_mse=relu, leaky_mse=leaky,
         relu_small_slope=np.asarray([fit_median(wa, m, *cfg.small_range).require().exponent
                                      for m in relu]),
         silu_small_slope=fit_median(wa, test[0, -1], *cfg.small_range).require().exponent,
