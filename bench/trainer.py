@@ -31,7 +31,7 @@ import torch
 from scalinglaws.cache import git_revision, repo_root
 from scalinglaws.config import device_name
 from scalinglaws.models import BatchedMLP, reference_mlp
-from scalinglaws.train import lr_at, train
+from scalinglaws.train import train, train_one
 
 
 def sync(dev: torch.device) -> None:
@@ -57,16 +57,7 @@ def loop(widths, seeds, x, y, steps, lr, dtype, dev) -> tuple[float, np.ndarray]
     finals = []
     for w, s in zip(widths, seeds):
         net = reference_mlp(w, seed=s).to(dtype=dtype, device=dev)
-        opt = torch.optim.Adam(net.parameters(), lr=lr)
-        for k in range(steps):
-            for pg in opt.param_groups:
-                pg["lr"] = lr_at(k, steps, lr, "cosine", 1e-3)
-            opt.zero_grad()
-            loss = ((net(x) - y) ** 2).mean()
-            loss.backward()
-            opt.step()
-        with torch.no_grad():
-            finals.append(float(((net(x) - y) ** 2).mean()))
+        finals.append(train_one(net, x, y, steps=steps, lr=lr))
     sync(dev)
     return time.perf_counter() - t0, np.asarray(finals)
 

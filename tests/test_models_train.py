@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from scalinglaws.models import BatchedMLP, reference_mlp
-from scalinglaws.train import evaluate, lr_at, train
+from scalinglaws.train import evaluate, train, train_one
 
 torch.set_default_dtype(torch.float32)
 
@@ -58,15 +58,7 @@ def test_batched_training_equals_one_network_at_a_time(depth):
     hist = train(m, x, y, steps=steps, lr=lr, schedule="cosine", progress=False)
     for i, (w, s) in enumerate(zip(widths, seeds)):
         net = reference_mlp(w, depth=depth, seed=s).double()
-        opt = torch.optim.Adam(net.parameters(), lr=lr)
-        for k in range(steps):
-            for pg in opt.param_groups:
-                pg["lr"] = lr_at(k, steps, lr, "cosine", 1e-3)
-            opt.zero_grad()
-            loss = ((net(x) - y) ** 2).mean()
-            loss.backward()
-            opt.step()
-        final = float(((net(x) - y) ** 2).mean().detach())
+        final = train_one(net, x, y, steps=steps, lr=lr)
         assert hist.final_train[i] == pytest.approx(final, rel=1e-6)
 
 

@@ -118,6 +118,23 @@ def lr_at(step: int, steps: int, lr: float, schedule: str, final_factor: float,
     raise ValueError(f"schedule {schedule!r} is unknown; choose one of {SCHEDULES}")
 
 
+def train_one(net: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, steps: int, lr: float,
+              schedule: str = "cosine", final_lr_factor: float = 1e-3) -> float:
+    """The naive way: one ``nn.Module`` trained alone by ``torch.optim.Adam`` on the MSE with the
+    same schedule as :func:`train`.  The reference the batched trainer is tested and benchmarked
+    against; returns the final training MSE."""
+    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    for k in range(steps):
+        for pg in opt.param_groups:
+            pg["lr"] = lr_at(k, steps, lr, schedule, final_lr_factor)
+        opt.zero_grad()
+        loss = ((net(x) - y) ** 2).mean()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        return float(((net(x) - y) ** 2).mean())
+
+
 @dataclass
 class History:
     """What one call of :func:`train` produced.  Arrays are per network (M first)."""
@@ -627,6 +644,20 @@ def lbfgs_polish(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, *, loss_fn
     p0 = next(iter(model.parameters()))
     x, y = _as_tensor(x, p0, "x"), _as_tensor(y, p0, "y")
     its = np.zeros(model.M, dtype=np.int64)
+    for grp, params, funcs in _group_objectives(model, x, y, loss_fn, penalty, engine):
+        theta, count = _lbfgs_group(*funcs, _flatten(params), iterations, history,
+                                    max_line_search, c1)
+        with torch.no_grad():
+            for q, new in zip(params, _unflatten(theta, params)):
+                q.copy_(new)
+        its[grp.index.numpy()] = count.cpu().numpy()
+    return its
+
+
+def _group_objectives(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, loss_fn: LossFn,
+                      penalty: PenaltyFn | None, engine: str):
+    """For each width group: the group, its parameters, and ``(f, (f, grad f))`` of its
+    flattened parameters -- from the fused program where it applies and compiles, else autograd."""
     fused_obj = None
     if engine in ("auto", "fused") and fused_applicable(model, loss_fn) and _fused.enabled():
         fused_obj = _FusedObjective(model, x, y, loss_fn, penalty)  # type: ignore[arg-type]
@@ -642,13 +673,7 @@ def lbfgs_polish(model: BatchedMLP, x: torch.Tensor, y: torch.Tensor, *, loss_fn
         if funcs is None:
             funcs = _eager_group_functions(model, grp, select(x, grp.index), y, params, loss_fn,
                                            penalty)
-        theta, count = _lbfgs_group(*funcs, _flatten(params), iterations, history,
-                                    max_line_search, c1)
-        with torch.no_grad():
-            for q, new in zip(params, _unflatten(theta, params)):
-                q.copy_(new)
-        its[grp.index.numpy()] = count.cpu().numpy()
-    return its
+        yield grp, params, funcs
 
 
 def _eager_group_functions(model: BatchedMLP, grp: Group, xg: torch.Tensor, y: torch.Tensor,
@@ -703,6 +728,46 @@ def _fused_group_functions(obj: "_FusedObjective", k: int, params: Sequence[torc
     return f_only, f_and_g
 
 
+class _Memory:
+    """The curvature pairs of batched L-BFGS (one set per network, rows of (G, P) tensors): the
+    two-loop recursion and the update that keeps only pairs with positive curvature."""
+
+    def __init__(self, g0: torch.Tensor, history: int) -> None:
+        self.tiny = torch.finfo(g0.dtype).tiny
+        self.S: list[torch.Tensor] = []
+        self.Y: list[torch.Tensor] = []
+        self.R: list[torch.Tensor] = []
+        self.history = history
+        self.gamma = torch.clamp(1.0 / g0.abs().sum(1).clamp_min(self.tiny), max=1.0)
+
+    def apply(self, q: torch.Tensor) -> torch.Tensor:
+        """``H q`` for every network (the inverse-Hessian approximation times ``q``)."""
+        q = q.clone()
+        alphas = []
+        for s, yv, rho in zip(reversed(self.S), reversed(self.Y), reversed(self.R)):
+            a = rho * (s * q).sum(1)
+            q -= a[:, None] * yv
+            alphas.append(a)
+        r = self.gamma[:, None] * q
+        for (s, yv, rho), a in zip(zip(self.S, self.Y, self.R), reversed(alphas)):
+            b = rho * (yv * r).sum(1)
+            r += s * (a - b)[:, None]
+        return r
+
+    def update(self, s: torch.Tensor, yv: torch.Tensor, moved: torch.Tensor) -> None:
+        """Store the step ``s`` and gradient change ``yv`` of the networks that moved."""
+        sy = (s * yv).sum(1)
+        yy = (yv * yv).sum(1)
+        good = moved & (sy > 1e-12 * torch.sqrt(yy * (s * s).sum(1)).clamp_min(self.tiny))
+        rho = torch.where(good, 1.0 / torch.where(good, sy, torch.ones_like(sy)), torch.zeros_like(sy))
+        self.S.append(s * good[:, None])
+        self.Y.append(yv * good[:, None])
+        self.R.append(rho)
+        if len(self.S) > self.history:
+            self.S.pop(0), self.Y.pop(0), self.R.pop(0)
+        self.gamma = torch.where(good, sy / yy.clamp_min(self.tiny), self.gamma)
+
+
 def _lbfgs_group(f_only: Callable[[torch.Tensor], torch.Tensor],
                  f_and_g: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
                  theta: torch.Tensor, iterations: int, history: int, max_line_search: int,
@@ -710,34 +775,19 @@ def _lbfgs_group(f_only: Callable[[torch.Tensor], torch.Tensor],
     """L-BFGS for G networks at once, each with its own curvature pairs and line search.
     Returns the final parameters (G, P) and the iterations each network took."""
     dev, dtype = theta.device, theta.dtype
-    tiny = torch.finfo(dtype).tiny
     G = theta.shape[0]
     f, g = f_and_g(theta)
-    S: list[torch.Tensor] = []
-    Y: list[torch.Tensor] = []
-    R: list[torch.Tensor] = []
-    gamma = torch.clamp(1.0 / g.abs().sum(1).clamp_min(tiny), max=1.0)
+    mem = _Memory(g, history)
     active = torch.isfinite(f)
     count = torch.zeros(G, dtype=torch.long, device=dev)
     for _ in range(iterations):
         if not bool(active.any()):
             break
-        # two-loop recursion, one direction per network
-        q = g.clone()
-        alphas = []
-        for s, yv, rho in zip(reversed(S), reversed(Y), reversed(R)):
-            a = rho * (s * q).sum(1)
-            q -= a[:, None] * yv
-            alphas.append(a)
-        r = gamma[:, None] * q
-        for (s, yv, rho), a in zip(zip(S, Y, R), reversed(alphas)):
-            b = rho * (yv * r).sum(1)
-            r += s * (a - b)[:, None]
-        d = -r
+        d = -mem.apply(g)      # two-loop recursion, one direction per network
         gd = (g * d).sum(1)
         bad = ~(gd < 0) | ~torch.isfinite(gd)
         if bool(bad.any()):  # fall back to steepest descent for those networks
-            d[bad] = -g[bad] * gamma[bad, None]
+            d[bad] = -g[bad] * mem.gamma[bad, None]
             gd = (g * d).sum(1)
         # per-network Armijo backtracking
         t = torch.ones(G, dtype=dtype, device=dev)
@@ -754,19 +804,7 @@ def _lbfgs_group(f_only: Callable[[torch.Tensor], torch.Tensor],
         t = torch.where(moved, t, torch.zeros_like(t))
         theta_new = theta + t[:, None] * d
         f_new, g_new = f_and_g(theta_new)
-        s = theta_new - theta
-        yv = g_new - g
-        sy = (s * yv).sum(1)
-        yy = (yv * yv).sum(1)
-        good = moved & (sy > 1e-12 * torch.sqrt(yy * (s * s).sum(1)).clamp_min(tiny))
-        rho = torch.where(good, 1.0 / torch.where(good, sy, torch.ones_like(sy)),
-                          torch.zeros_like(sy))
-        S.append(s * good[:, None])
-        Y.append(yv * good[:, None])
-        R.append(rho)
-        if len(S) > history:
-            S.pop(0), Y.pop(0), R.pop(0)
-        gamma = torch.where(good, sy / yy.clamp_min(tiny), gamma)
+        mem.update(theta_new - theta, g_new - g, moved)
         count += moved.long()
         theta = torch.where(moved[:, None], theta_new, theta)
         f = torch.where(moved, f_new, f)
@@ -836,20 +874,7 @@ def owlqn_polish(model: BatchedMLP, x: Any, y: Any, strength: Any, *, loss_fn: L
     if not torch.all(torch.isfinite(mu_all) & (mu_all > 0)):
         raise ValueError("strength must be finite and positive for every network")
     out = {k: np.zeros(model.M) for k in ("iterations", "objective", "residual", "support_changes")}
-    fused_obj = None
-    if engine in ("auto", "fused") and fused_applicable(model, loss_fn) and _fused.enabled():
-        fused_obj = _FusedObjective(model, x, y, loss_fn, None)  # type: ignore[arg-type]
-    for k, grp in enumerate(model.groups):
-        params = model.group_params(grp)
-        funcs = None
-        if fused_obj is not None:
-            funcs = _fused_group_functions(fused_obj, k, params, None)
-            try:
-                funcs[1](_flatten(params))
-            except _fused.FusedUnavailable:
-                fused_obj, funcs = None, None
-        if funcs is None:
-            funcs = _eager_group_functions(model, grp, select(x, grp.index), y, params, loss_fn, None)
+    for grp, params, funcs in _group_objectives(model, x, y, loss_fn, None, engine):
         mask = _penalised_mask(params, layers, biases)
         mu = mu_all[grp.index.to(p0.device)][:, None]
         theta, stats = _owlqn_group(*funcs, _flatten(params), mu, mask, iterations, history,
@@ -869,7 +894,6 @@ def _owlqn_group(f_only, f_and_g, theta: torch.Tensor, mu: torch.Tensor, mask: t
                  support_window: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """OWL-QN for the G networks of one group (theta: (G, P), mu: (G, 1), mask: (P,))."""
     dev, dtype = theta.device, theta.dtype
-    tiny = torch.finfo(dtype).tiny
     G = theta.shape[0]
 
     def l1(th: torch.Tensor) -> torch.Tensor:
@@ -878,10 +902,7 @@ def _owlqn_group(f_only, f_and_g, theta: torch.Tensor, mu: torch.Tensor, mask: t
     f, g = f_and_g(theta)
     F = f + l1(theta)
     pg = _pseudo_gradient(theta, g, mu, mask)
-    S: list[torch.Tensor] = []
-    Y: list[torch.Tensor] = []
-    R: list[torch.Tensor] = []
-    gamma = torch.clamp(1.0 / pg.abs().sum(1).clamp_min(tiny), max=1.0)
+    mem = _Memory(pg, history)
     active = torch.isfinite(F)
     count = torch.zeros(G, dtype=torch.long, device=dev)
     changes: list[torch.Tensor] = []
@@ -889,16 +910,7 @@ def _owlqn_group(f_only, f_and_g, theta: torch.Tensor, mu: torch.Tensor, mask: t
     for _ in range(iterations):
         if not bool(active.any()):
             break
-        q = pg.clone()
-        alphas = []
-        for s, yv, rho in zip(reversed(S), reversed(Y), reversed(R)):
-            a = rho * (s * q).sum(1)
-            q -= a[:, None] * yv
-            alphas.append(a)
-        r = gamma[:, None] * q
-        for (s, yv, rho), a in zip(zip(S, Y, R), reversed(alphas)):
-            b = rho * (yv * r).sum(1)
-            r += s * (a - b)[:, None]
+        r = mem.apply(pg)
         d = torch.where(r * pg > 0, -r, torch.zeros_like(r))   # descent on every coordinate
         # the orthant: the sign a weight has, or the sign a zero weight would take
         xi = torch.where(theta != 0, torch.sign(theta), torch.sign(-pg))
@@ -921,18 +933,7 @@ def _owlqn_group(f_only, f_and_g, theta: torch.Tensor, mu: torch.Tensor, mask: t
         t_start = torch.where(moved, torch.clamp(2 * t, max=1.0), t_start)
         theta_new = torch.where(moved[:, None], new, theta)
         f_new, g_new = f_and_g(theta_new)
-        s = theta_new - theta
-        yv = g_new - g
-        sy = (s * yv).sum(1)
-        yy = (yv * yv).sum(1)
-        good = moved & (sy > 1e-12 * torch.sqrt(yy * (s * s).sum(1)).clamp_min(tiny))
-        rho = torch.where(good, 1.0 / torch.where(good, sy, torch.ones_like(sy)), torch.zeros_like(sy))
-        S.append(s * good[:, None])
-        Y.append(yv * good[:, None])
-        R.append(rho)
-        if len(S) > history:
-            S.pop(0), Y.pop(0), R.pop(0)
-        gamma = torch.where(good, sy / yy.clamp_min(tiny), gamma)
+        mem.update(theta_new - theta, g_new - g, moved)
         changes.append((((theta != 0) != (theta_new != 0)) & mask).sum(1))
         if len(changes) > support_window:
             changes.pop(0)
