@@ -21,7 +21,7 @@ STEP := .ci/step
 export BOOK_PROGRESS ?= 0
 export PYTHONUNBUFFERED := 1
 
-.PHONY: all venv test lint unit notebooks-exec check book html notebooks bench clean help
+.PHONY: all venv test lint unit notebooks-exec book html notebooks bench clean help
 
 all: help
 
@@ -61,24 +61,10 @@ notebooks-exec: venv
 	  $(patsubst book/%.md,$(NB_DIR)/%.ipynb,$(AFTER_NBS))
 	@$(STEP) "store outputs in the jupyter cache" $(PY) .ci/cache_notebooks.py $(JCACHE) $(NB_DIR) $(NOTEBOOKS)
 
-# what `make test` runs: the unit tests and the chapters in one pool of workers (so neither waits
-# for the other's slowest item), then the pages that read the chapters, then the cache for jb
-check: venv
-	@rm -rf $(NB_DIR) && mkdir -p $(NB_DIR)
-	@$(STEP) "convert chapters (jupytext)" bash -c 'set -e; for f in $(NOTEBOOKS); do \
-	  $(VENV)/bin/jupytext --quiet --to ipynb -o $(NB_DIR)/$$(basename $$f .md).ipynb $$f; done'
-	@$(STEP) "unit tests and chapters (pytest, nbmake, $(JOBS) workers)" env $(PAR) $(PY) -m pytest \
-	  tests $(patsubst book/%.md,$(NB_DIR)/%.ipynb,$(CHAPTER_NBS)) --nbmake --overwrite \
-	  --nbmake-timeout=900 -q -n $(JOBS) --dist loadfile --durations=25
-	@$(STEP) "execute the pages that read the chapters" $(PY) -m pytest --nbmake --overwrite \
-	  --nbmake-timeout=900 -q -p no:cacheprovider --durations=0 \
-	  $(patsubst book/%.md,$(NB_DIR)/%.ipynb,$(AFTER_NBS))
-	@$(STEP) "store outputs in the jupyter cache" $(PY) .ci/cache_notebooks.py $(JCACHE) $(NB_DIR) $(NOTEBOOKS)
-
 html: venv
 	@$(STEP) "build HTML (jb build -W)" $(VENV)/bin/jb build . -W --keep-going
 
-test: lint check html
+test: lint unit notebooks-exec html
 	@test -f _build/html/index.html
 	@echo "make test: all steps passed"
 

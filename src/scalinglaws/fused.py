@@ -98,7 +98,8 @@ def _output(h: torch.Tensor, W2: torch.Tensor, b2: torch.Tensor) -> torch.Tensor
 
 
 def grads_one_hidden_layer(x: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, W2: torch.Tensor,
-                           b2: torch.Tensor, y: torch.Tensor, w: torch.Tensor, act: str):
+                           b2: torch.Tensor, y: torch.Tensor, w: torch.Tensor, act: str,
+                           onehot: bool = False):
     """Loss and hand-derived gradients of G one-hidden-layer networks (one width group).
 
     Network ``i`` maps ``x`` (n, d_in), or its own ``x[i]``, through ``z = x W1_i + b1_i``,
@@ -108,9 +109,13 @@ def grads_one_hidden_layer(x: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, 
     ``dL/dW2 = h^T g``, ``dL/db2 = sum_p g``, ``dL/dz = (g W2^T) act'(z)``,
     ``dL/dW1 = x^T dL/dz``, ``dL/db1 = sum_p dL/dz``.
 
+    With ``onehot`` the inputs are the identity matrix (one point per input unit, as in the
+    teacher-student task of chapter 0): then ``z = W1 + b1`` and ``dL/dW1 = dL/dz``, which saves
+    both input-layer products.
+
     Returns ``(L, dW1, db1, dW2, db2)`` with the parameters' shapes.
     """
-    z = _hidden(x, W1, b1)
+    z = W1 + b1 if onehot else _hidden(x, W1, b1)
     h, dh = _activate(z, act)
     r = _output(h, W2, b2) - y
     wr = w * r
@@ -129,7 +134,9 @@ def grads_one_hidden_layer(x: torch.Tensor, W1: torch.Tensor, b1: torch.Tensor, 
     gz = gh * dh
     gb1 = gz.sum(1, keepdim=True)
     xs = x if x.dim() == 3 else x.unsqueeze(0)
-    if d_in <= SMALL_DIM:
+    if onehot:
+        gW1 = gz
+    elif d_in <= SMALL_DIM:
         gW1 = torch.stack([(xs[..., k:k + 1] * gz).sum(1) for k in range(d_in)], 1)
     else:
         gW1 = torch.matmul(xs.transpose(1, 2), gz)
@@ -163,10 +170,13 @@ class _Compiled:
 
     @staticmethod
     def prepare(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor):
-        return (x, y, w)
+        n = x.shape[-2]
+        onehot = (x.dim() == 2 and x.shape == (n, n) and n > SMALL_DIM
+                  and bool(torch.equal(x, torch.eye(n, dtype=x.dtype, device=x.device))))
+        return (x, y, w, onehot)
 
     def __call__(self, data, W1, b1, W2, b2, act: str):
-        x, y, w = data
+        x, y, w, onehot = data
         if self.fn is None:
             import torch._dynamo as dynamo
 
@@ -187,12 +197,12 @@ class _Compiled:
             W1, b1, W2, b2, y, w = (torch.cat([t, t]) for t in (W1, b1, W2, b2, y, w))
         args = [t.contiguous() for t in (x, W1, b1, W2, b2, y, w)]
         key = (act, x.dim(), min(W1.shape[1], SMALL_DIM + 1), min(d_out, SMALL_DIM + 1),
-               W1.dtype, W1.device.type)
+               W1.dtype, W1.device.type, onehot)
         first = key not in self._seen
         t0 = time.perf_counter()
         try:
             with torch.no_grad():
-                loss, *grads = self.fn(*args, act)
+                loss, *grads = self.fn(*args, act, onehot)
         except Exception as exc:  # noqa: BLE001 - any compiler failure means: use the eager path
             self.failed = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             warnings.warn(f"fused training step unavailable ({self.failed[:200]}); "

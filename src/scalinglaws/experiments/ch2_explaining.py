@@ -112,8 +112,10 @@ class Config(ChapterConfig):
     @classmethod
     def full(cls, **kw: Any) -> "Config":
         base = dict(mode="full", seeds=tuple(range(16)), teacher_width=4096, n_test=16384,
-                    res_D=tuple(2 ** k for k in range(5, 16)), res_P=tuple(2 ** k for k in range(3, 12)),
-                    res_P_data=65536, var_D=tuple(2 ** k for k in range(8, 15)), var_D_draws=32,
+                    # D to 65,536 (a 34 GB kernel matrix in float64); P to 16,384 on 131,072
+                    # points (the feature matrix, 17 GB, is what caps P while keeping D >> P)
+                    res_D=tuple(2 ** k for k in range(5, 17)), res_P=tuple(2 ** k for k in range(3, 15)),
+                    res_P_data=131072, var_D=tuple(2 ** k for k in range(8, 15)), var_D_draws=32,
                     n_population=2 ** 20, var_P=tuple(2 ** k for k in range(7, 15)),
                     var_P_members=100, res_D_fit_min=1024, res_P_fit_min=128, spectrum_n=8192,
                     dims=(3, 4, 5, 6, 7, 8), dim_D=tuple(2 ** k for k in range(6, 15)),
