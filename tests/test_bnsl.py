@@ -215,3 +215,40 @@ def test_break_selection_picks_the_break_that_extrapolates():
     assert straight.fit.converged
     with pytest.raises(ValueError, match="holdout"):
         fit_bnsl_select(x[:6], y[:6], (0,), holdout=4)
+
+
+def test_addition_problems_are_correct_sums_with_reversed_answers():
+    from scalinglaws.data import addition_problems
+
+    tok, mask = addition_problems(500, seed=3)
+    assert tok.shape == (500, 13) and mask.shape == (500, 12)
+    place = 10 ** np.arange(3, -1, -1)
+    a, b = tok[:, :4] @ place, tok[:, 4:8] @ place
+    c = tok[:, 8:][:, ::-1] @ (10 ** np.arange(4, -1, -1))
+    np.testing.assert_array_equal(a + b, c)
+    assert len({(x, y) for x, y in zip(a, b)}) == 500          # distinct problems
+    # the loss is taken where the next token is an answer digit (positions 7..11 predict 8..12)
+    assert mask[:, 7:].all() and not mask[:, :7].any()
+    with pytest.raises(ValueError, match="n must be"):
+        addition_problems(0, seed=0)
+
+
+def test_double_descent_data_scales_teacher_and_noise():
+    from scalinglaws.experiments import ch4_bnsl as ch4
+
+    cfg = ch4.Config.fast(dd_n_train=20000, dd_n_test=20000)
+    X, y, Xt, yt = ch4.double_descent_data(cfg, 0)
+    assert X.shape == (20000, cfg.dd_d_in) and y.shape == (20000, 1) and yt.shape == (20000, 1)
+    assert abs(yt.std() - 1) < 1e-12                          # the clean test targets: unit variance
+    # training labels = the same teacher (unit variance in distribution) + the configured noise
+    assert abs(y.var() - (1 + cfg.dd_label_noise ** 2)) < 0.1
+    X2, y2, *_ = ch4.double_descent_data(cfg, 1)
+    assert not np.allclose(X, X2)                             # each curve its own data
+
+
+@pytest.mark.parametrize("nb", [0, 1, 2])
+def test_rule_truths_have_their_breaks_inside_the_range(nb):
+    from scalinglaws.experiments import ch4_bnsl as ch4
+
+    x, y = ch4._rule_truth(5, nb, 40)
+    assert x.shape == y.shape == (40,) and np.all(y > 0) and np.all(np.diff(y) < 0)

@@ -117,3 +117,26 @@ def test_divergence_is_isolated():
     m_ok = BatchedMLP([3], seeds=[0], dtype=torch.float64)
     h_ok = train(m_ok, x, y, steps=10, progress=False)
     assert h.final_train[0] == pytest.approx(h_ok.final_train[0], rel=1e-10)
+
+
+def test_tiny_transformer_is_causal_and_trains():
+    from scalinglaws.data import addition_problems
+    from scalinglaws.models.transformer import TinyTransformer
+    from scalinglaws.train import token_cross_entropy, train_tokens
+
+    torch.manual_seed(0)
+    model = TinyTransformer(10, 13, d_model=16, n_layers=1, n_heads=2)
+    tok = torch.randint(0, 10, (4, 12))
+    out = model(tok)
+    tok2 = tok.clone()
+    tok2[:, 6:] = (tok2[:, 6:] + 1) % 10                      # change the future only
+    torch.testing.assert_close(model(tok2)[:, :6], out[:, :6])
+    t, m = map(torch.as_tensor, addition_problems(32, seed=0))
+    before = token_cross_entropy(model, t, m)
+    after = train_tokens(model, t, m, steps=60, batch_size=32, lr=3e-3, warmup_steps=5,
+                         progress=False)
+    assert after < before - 0.2                               # it learns (memorises) the set
+    with pytest.raises(ValueError, match="mask must have shape"):
+        train_tokens(model, t, m[:, :-1], steps=1, batch_size=4, lr=1e-3)
+    with pytest.raises(ValueError, match="multiple of n_heads"):
+        TinyTransformer(10, 13, d_model=10, n_heads=3)

@@ -291,3 +291,25 @@ def load_digits_sphere() -> tuple[np.ndarray, np.ndarray]:
     X = X - X.mean(0)
     X /= np.linalg.norm(X, axis=1, keepdims=True)
     return X, np.eye(10)[y]
+
+
+def addition_problems(n: int, seed: int | np.random.Generator, digits: int = 4
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` distinct ``digits``-digit addition problems as token sequences, as in minGPT's adder:
+    the digits of a, the digits of b, then the digits of a + b (``digits + 1`` of them) *reversed*
+    (so each answer digit depends on the carries already written).  Returns ``(tokens[n, L],
+    answer_mask[n, L - 1])``, where the mask marks the positions whose next token is an answer
+    digit (the loss is taken there only).  Tokens are the digits 0-9."""
+    r = _as_rng(seed)
+    top = 10 ** digits
+    if not 1 <= n <= top * top:
+        raise ValueError(f"n must be in [1, {top * top}], got {n}")
+    pairs = r.choice(top * top, size=n, replace=False)
+    a, b = pairs // top, pairs % top
+    def to_digits(v: np.ndarray, k: int) -> np.ndarray:
+        return (v[:, None] // 10 ** np.arange(k - 1, -1, -1)) % 10
+    c = to_digits(a + b, digits + 1)[:, ::-1]
+    tokens = np.concatenate([to_digits(a, digits), to_digits(b, digits), c], 1)
+    mask = np.zeros((n, tokens.shape[1] - 1), bool)
+    mask[:, 2 * digits - 1:] = True
+    return tokens.astype(np.int64), mask
