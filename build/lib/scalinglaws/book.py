@@ -1,0 +1,75 @@
+"""Book plumbing: values glued into the prose, small HTML tables, the claims table.
+
+Everything here is harmless outside a Jupyter Book build (on Colab or in a plain kernel the glue
+calls do nothing), so chapters run the same everywhere.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+
+def glue(name: str, value: Any, display: bool = False) -> None:
+    """Glue a value into the book's prose (MyST-NB), or do nothing outside a book build.
+
+    Chapters use ``{glue:text}`name:.2f``` in their text; on Colab or in a plain kernel without
+    MyST-NB the call is harmless.  NumPy scalars are glued as Python numbers, since their NumPy 2
+    ``repr`` (``np.float64(0.5)``) cannot be formatted by ``{glue:text}``."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    try:
+        from myst_nb import glue as _glue
+    except ImportError:  # pragma: no cover - Colab without the book extras
+        return
+    _glue(name, value, display=display)
+
+
+def html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], *, fmt: str = "{:.4f}",
+               highlight_min: Sequence[int] | None = None,
+               highlight_max: Sequence[int] | None = None, caption: str | None = None):
+    """A small HTML table (an ``IPython.display.HTML``) for the rendered book.
+
+    Numbers are formatted with ``fmt``; in each row the smallest value among the columns
+    ``highlight_min`` (or the largest among ``highlight_max``) is set in bold."""
+    from IPython.display import HTML
+
+    def cell(v: Any) -> str:
+        if isinstance(v, (float, np.floating)):
+            return "∞" if not np.isfinite(v) else fmt.format(v)
+        return str(v)
+
+    out = ['<table class="table">']
+    if caption:
+        out.append(f"<caption>{caption}</caption>")
+    out.append("<thead><tr>" + "".join(f"<th>{h}</th>" for h in headers) + "</tr></thead><tbody>")
+    for r in rows:
+        best = None
+        if highlight_min:
+            best = min((float(r[j]), j) for j in highlight_min)[1]
+        elif highlight_max:
+            best = max((float(r[j]), j) for j in highlight_max)[1]
+        tds = [f"<td><b>{cell(v)}</b></td>" if j == best else f"<td>{cell(v)}</td>"
+               for j, v in enumerate(r)]
+        out.append("<tr>" + "".join(tds) + "</tr>")
+    out.append("</tbody></table>")
+    return HTML("".join(out))
+
+
+def glue_many(prefix: str, values: Mapping[str, Any]) -> None:
+    """``glue(f"{prefix}_{key}", value)`` for every item, e.g. ``glue_many("ch0", {"exp": 0.77})``."""
+    for k, v in values.items():
+        glue(f"{prefix}_{k}", v)
+
+
+def show_claims(claims: Sequence[Any], *, chapter_links: bool = False):
+    """The claims table of a chapter (or of the whole book) as HTML."""
+    from IPython.display import HTML
+
+    from .claims import table_html
+
+    link = None
+    if chapter_links:
+        def link(c):  # noqa: E306 - a tiny local helper
+            return f"{c.chapter}.html" + (f"#{c.figure}" if c.figure else "")
+    return HTML(table_html(list(claims), link=link, show_chapter=chapter_links))

@@ -1,0 +1,404 @@
+"""Claims as data: a paper's statement, our measurement, a named alternative and a verdict.
+
+Every chapter states what it checks as a list of :class:`Claim` records, returned by
+``experiments.chN_*.claims(result, config)``.  A claim carries the paper's value, our measurement
+with its interval over seeds, the **named alternative** the check must rule out (the competing
+prediction: "Adam-limited -0.76", "asymptote 0.5", "the prediction for d - 1" ...), a tolerance
+with one line saying where it comes from, and the verdict the book records today (``expected``).
+
+The verdict is *computed*, never typed:
+
+* ``reproduced``      -- the whole measured interval lies within ``tolerance`` of the paper's value;
+* ``not reproduced``  -- the whole measured interval lies farther than ``tolerance`` from it;
+* ``inconclusive``    -- the interval straddles the edge, or the measurement comes from trained
+  networks whose budget ladder (:class:`Ladder`) shows it still moving.
+
+Rules enforced on construction (a :class:`ClaimError` names the claim):
+
+* the tolerance is smaller than half the gap between the paper's value and the alternative, so a
+  measurement cannot be within tolerance of both -- the check can tell them apart;
+* a claim measured on trained networks carries a budget ladder.
+
+A chapter asserts ``verdict == expected`` for each of its claims with :func:`assert_verdicts`, so a
+changed outcome stops the build; a claim that does not hold is recorded as ``not reproduced``,
+which is a result, not a failure.
+"""
+from __future__ import annotations
+
+import html
+import math
+from dataclasses import dataclass, field, replace
+from enum import Enum
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+
+class Verdict(str, Enum):
+    """Outcome of a claim's check."""
+
+    REPRODUCED = "reproduced"
+    NOT_REPRODUCED = "not reproduced"
+    INCONCLUSIVE = "inconclusive"
+
+    def __str__(self) -> str:  # "reproduced", not "Verdict.REPRODUCED"
+        return self.value
+
+
+class ClaimError(ValueError):
+    """A claim breaks one of the book's rules (the message names the claim and the rule)."""
+
+
+# ----------------------------------------------------------------------------- budget ladders
+@dataclass(frozen=True)
+class Ladder:
+    """A fitted quantity measured at training budgets ``T, 2T, 4T, ...`` (same seeds).
+
+    ``drift`` is how much the quantity moves per doubling of the budget between the last two
+    rungs (absolute, or relative when ``relative``); the ladder has **converged** when that drift is
+    at most ``tolerance``.  A trained-network claim is ``inconclusive`` unless its ladder converged.
+    """
+
+    quantity: str                   # what was measured, e.g. "SiLU exponent alpha"
+    budgets: tuple[float, ...]      # training budgets (steps), increasing
+    values: tuple[float, ...]       # the quantity at each budget
+    tolerance: float                # largest drift per doubling that counts as converged
+    relative: bool = False          # drift as a fraction of the value (e.g. medians of losses)
+    unit: str = "steps"
+
+    def __post_init__(self) -> None:
+        b = tuple(float(v) for v in np.asarray(self.budgets, float).ravel())
+        v = tuple(float(x) for x in np.asarray(self.values, float).ravel())
+        object.__setattr__(self, "budgets", b)
+        object.__setattr__(self, "values", v)
+        if len(b) < 2 or len(b) != len(v):
+            raise ClaimError(f"ladder {self.quantity!r}: needs >= 2 budgets with one value each, "
+                             f"got {len(b)} budgets and {len(v)} values")
+        if any(x <= 0 for x in b) or any(b2 <= b1 for b1, b2 in zip(b, b[1:])):
+            raise ClaimError(f"ladder {self.quantity!r}: budgets must be positive and increasing, "
+                             f"got {b}")
+        if not (math.isfinite(self.tolerance) and self.tolerance > 0):
+            raise ClaimError(f"ladder {self.quantity!r}: tolerance must be > 0, got {self.tolerance}")
+
+    def drifts(self) -> np.ndarray:
+        """Change per doubling between consecutive rungs (signed; relative when ``relative``)."""
+        b, v = np.asarray(self.budgets), np.asarray(self.values)
+        doublings = np.log2(b[1:] / b[:-1])
+        if self.relative:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                step = v[1:] / v[:-1] - 1.0
+        else:
+            step = v[1:] - v[:-1]
+        return step / doublings
+
+    @property
+    def drift(self) -> float:
+        """|change per doubling| between the last two rungs (NaN if a value is not finite)."""
+        d = float(self.drifts()[-1])
+        return abs(d) if math.isfinite(d) else math.nan
+
+    @property
+    def converged(self) -> bool:
+        return math.isfinite(self.drift) and self.drift <= self.tolerance
+
+    def describe(self) -> str:
+        unit = "%" if self.relative else ""
+        scale = 100.0 if self.relative else 1.0
+        rungs = ", ".join(f"{b:g}: {v:.4g}" for b, v in zip(self.budgets, self.values))
+        state = "converged" if self.converged else "still moving"
+        return (f"{self.quantity} at {self.unit} {rungs}; last drift {scale * self.drift:.3g}{unit} "
+                f"per doubling vs tolerance {scale * self.tolerance:.3g}{unit} ({state})")
+
+
+def budget_ladder(measure: Callable[[int], float], budgets: Sequence[int], *, quantity: str,
+                  tolerance: float, relative: bool = False) -> Ladder:
+    """Run ``measure(T)`` at every budget ``T`` (e.g. train at T steps, fit an exponent) and
+    return the :class:`Ladder`.  ``budgets`` should double: ``(T, 2T, 4T)``."""
+    budgets = [int(b) for b in budgets]
+    return Ladder(quantity, tuple(budgets), tuple(float(measure(b)) for b in budgets), tolerance,
+                  relative)
+
+
+# ----------------------------------------------------------------------------- claims
+def _interval(lo: float, hi: float, measured: float) -> tuple[float, float]:
+    lo, hi = float(lo), float(hi)
+    if hi < lo:
+        lo, hi = hi, lo
+    return min(lo, measured), max(hi, measured)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One checked statement of a paper (see the module docstring for the rules)."""
+
+    key: str                        # short id, unique within the chapter
+    statement: str                  # the paper's claim, in one line
+    source: str                     # figure / table / equation and arXiv version
+    paper_value: float              # the value the paper's claim predicts
+    measured: float                 # our measurement
+    interval: tuple[float, float]   # its interval over seeds (bootstrap 16-84 % unless stated)
+    alternative: str                # the competing prediction the check must rule out
+    alternative_value: float        # its value
+    tolerance: float                # |measured - paper_value| that still counts as agreement
+    tolerance_source: str           # one line: where the tolerance comes from
+    expected: Verdict | tuple       # the verdict the book records today (a tuple of verdicts
+                                    # where fast mode cannot decide between them; say why)
+    chapter: str = ""
+    quantity: str = ""              # what is measured, e.g. "exponent alpha_D"
+    interval_source: str = "bootstrap over seeds, 16-84 %"
+    trained: bool = False           # measured on trained networks: needs a converged ladder
+    ladder: Ladder | None = None
+    figure: str = ""                # name of the chapter figure that shows it (for links)
+    digits: int = 3
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        for name in ("paper_value", "measured", "alternative_value", "tolerance"):
+            v = getattr(self, name)
+            if isinstance(v, (np.generic,)):
+                object.__setattr__(self, name, v.item())
+        exp = self.expected if isinstance(self.expected, tuple) else (self.expected,)
+        try:
+            exp = tuple(Verdict(v) for v in exp)
+        except ValueError:
+            raise ClaimError(f"claim {self.key!r}: expected must be a Verdict or a tuple of "
+                             f"them, got {self.expected!r}") from None
+        if not exp or len(set(exp)) != len(exp):
+            raise ClaimError(f"claim {self.key!r}: expected lists no verdict, or one twice")
+        object.__setattr__(self, "expected", exp[0] if len(exp) == 1 else exp)
+        lo, hi = self.interval
+        object.__setattr__(self, "interval", _interval(lo, hi, self.measured)
+                           if math.isfinite(self.measured) else (float(lo), float(hi)))
+        for name in ("paper_value", "alternative_value", "tolerance"):
+            if not math.isfinite(float(getattr(self, name))):
+                raise ClaimError(f"claim {self.key!r}: {name} must be finite, "
+                                 f"got {getattr(self, name)!r}")
+        if self.tolerance <= 0:
+            raise ClaimError(f"claim {self.key!r}: tolerance must be > 0, got {self.tolerance}")
+        gap = abs(self.paper_value - self.alternative_value)
+        if not self.tolerance < 0.5 * gap:
+            raise ClaimError(
+                f"claim {self.key!r}: tolerance {self.tolerance:g} is not below half the gap "
+                f"({0.5 * gap:g}) between the paper's value {self.paper_value:g} and the "
+                f"alternative {self.alternative_value:g} ({self.alternative}): the check could not "
+                f"tell them apart")
+        if self.trained and self.ladder is None:
+            raise ClaimError(f"claim {self.key!r} is measured on trained networks and needs a "
+                             f"budget ladder (ladder=Ladder(...))")
+        if not self.statement or not self.source or not self.alternative or not self.tolerance_source:
+            raise ClaimError(f"claim {self.key!r}: statement, source, alternative and "
+                             f"tolerance_source must all be given")
+
+    # -- the verdict --------------------------------------------------------------------
+    @property
+    def gap(self) -> float:
+        return abs(self.paper_value - self.alternative_value)
+
+    @property
+    def converged(self) -> bool:
+        """False only for a trained-network claim whose ladder still moves."""
+        return not self.trained or (self.ladder is not None and self.ladder.converged)
+
+    @property
+    def measured_ok(self) -> bool:
+        lo, hi = self.interval
+        return all(math.isfinite(v) for v in (self.measured, lo, hi))
+
+    @property
+    def verdict(self) -> Verdict:
+        if not self.measured_ok or not self.converged:
+            return Verdict.INCONCLUSIVE
+        lo, hi = self.interval
+        p, t = self.paper_value, self.tolerance
+        if p - t <= lo and hi <= p + t:
+            return Verdict.REPRODUCED
+        if hi < p - t or lo > p + t:
+            return Verdict.NOT_REPRODUCED
+        return Verdict.INCONCLUSIVE
+
+    @property
+    def matches_alternative(self) -> bool:
+        """The whole interval lies within ``tolerance`` of the alternative."""
+        lo, hi = self.interval
+        a, t = self.alternative_value, self.tolerance
+        return self.measured_ok and a - t <= lo and hi <= a + t
+
+    @property
+    def reason(self) -> str:
+        """One line explaining the verdict."""
+        if not self.measured_ok:
+            return "the measurement failed (no finite value)"
+        if not self.converged:
+            assert self.ladder is not None
+            return f"still moving with the budget ({self.ladder.drift:.3g} per doubling)"
+        lo, hi = self.interval
+        d = self.digits
+        where = f"[{lo:.{d}f}, {hi:.{d}f}]"
+        band = f"{self.paper_value:.{d}f} ± {self.tolerance:.{d}g}"
+        v = self.verdict
+        if v is Verdict.REPRODUCED:
+            return f"{where} inside {band}"
+        if v is Verdict.NOT_REPRODUCED:
+            alt = "; matches the alternative" if self.matches_alternative else ""
+            return f"{where} outside {band}{alt}"
+        return f"{where} straddles the edge of {band}"
+
+    @property
+    def expected_verdicts(self) -> tuple[Verdict, ...]:
+        return self.expected if isinstance(self.expected, tuple) else (self.expected,)
+
+    @property
+    def as_expected(self) -> bool:
+        return self.verdict in self.expected_verdicts
+
+    @property
+    def expected_text(self) -> str:
+        return " or ".join(str(v) for v in self.expected_verdicts)
+
+    def with_expected(self, expected: Verdict | tuple) -> "Claim":
+        return replace(self, expected=expected)
+
+    def to_row(self) -> dict[str, Any]:
+        lo, hi = self.interval
+        return dict(chapter=self.chapter, key=self.key, statement=self.statement, source=self.source,
+                    quantity=self.quantity, paper=self.paper_value, measured=self.measured, lo=lo,
+                    hi=hi, alternative=self.alternative, alternative_value=self.alternative_value,
+                    tolerance=self.tolerance, verdict=str(self.verdict), expected=self.expected_text,
+                    reason=self.reason, figure=self.figure)
+
+
+def tolerance_from_gap(paper_value: float, alternative_value: float, fraction: float = 0.4) -> float:
+    """``fraction`` (< 0.5) of the gap between the paper's value and the alternative."""
+    if not 0 < fraction < 0.5:
+        raise ClaimError(f"fraction must be in (0, 0.5), got {fraction}")
+    return fraction * abs(float(paper_value) - float(alternative_value))
+
+
+# ----------------------------------------------------------------------------- checking
+class VerdictMismatch(AssertionError):
+    """A claim's verdict differs from the one the book records."""
+
+
+def assert_verdicts(claims: Iterable[Claim]) -> None:
+    """Raise :class:`VerdictMismatch` listing every claim whose verdict differs from ``expected``."""
+    claims = list(claims)
+    if not claims:
+        raise VerdictMismatch("no claims to check")
+    keys = [c.key for c in claims]
+    dup = sorted({k for k in keys if keys.count(k) > 1})
+    if dup:
+        raise ClaimError(f"claim keys repeat: {dup}")
+    bad = [c for c in claims if not c.as_expected]
+    if bad:
+        lines = [f"{c.chapter + ':' if c.chapter else ''}{c.key}: verdict '{c.verdict}' but the book "
+                 f"records '{c.expected_text}' (measured {c.measured:.4g}, {c.reason})" for c in bad]
+        raise VerdictMismatch("changed outcome(s):\n  " + "\n  ".join(lines))
+
+
+def counts(claims: Iterable[Claim]) -> dict[str, int]:
+    """Number of claims per verdict."""
+    out = {str(v): 0 for v in Verdict}
+    for c in claims:
+        out[str(c.verdict)] += 1
+    return out
+
+
+# ----------------------------------------------------------------------------- rendering
+_COLOURS = {Verdict.REPRODUCED: "#009E73", Verdict.NOT_REPRODUCED: "#D55E00",
+            Verdict.INCONCLUSIVE: "#7f7f7f"}
+
+
+def verdict_colour(v: Verdict | str) -> str:
+    return _COLOURS[Verdict(v)]
+
+
+def _fmt(v: float, digits: int) -> str:
+    if not math.isfinite(v):
+        return "–"
+    if v != 0 and (abs(v) >= 1e4 or abs(v) < 10 ** (-digits)):
+        return f"{v:.{max(1, digits - 1)}e}"
+    return f"{v:.{digits}f}"
+
+
+def table_html(claims: Sequence[Claim], *, link: Callable[[Claim], str] | None = None,
+               show_chapter: bool = False) -> str:
+    """The claims as an HTML table: claim | source | paper | measured [interval] | alternative |
+    tolerance | verdict (with its reason)."""
+    e = html.escape
+    head = (["chapter"] if show_chapter else []) + ["claim", "source", "paper", "measured",
+                                                     "alternative", "tolerance", "verdict"]
+    out = ['<table class="table claims">', "<thead><tr>"
+           + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
+    for c in claims:
+        d = c.digits
+        lo, hi = c.interval
+        stmt = e(c.statement)
+        if link is not None:
+            stmt = f'<a href="{e(link(c))}">{stmt}</a>'
+        ladder = ""
+        if c.ladder is not None:
+            ladder = f'<br><small>ladder: {e(c.ladder.describe())}</small>'
+        cells = ([e(c.chapter)] if show_chapter else []) + [
+            f"{stmt}<br><small>{e(c.quantity)}</small>",
+            e(c.source),
+            _fmt(c.paper_value, d),
+            f"{_fmt(c.measured, d)}<br><small>[{_fmt(lo, d)}, {_fmt(hi, d)}]</small>",
+            f"{e(c.alternative)}<br><small>{_fmt(c.alternative_value, d)}</small>",
+            f"± {_fmt(c.tolerance, d)}<br><small>{e(c.tolerance_source)}</small>",
+            f'<b style="color:{verdict_colour(c.verdict)}">{e(str(c.verdict))}</b>'
+            f"<br><small>{e(c.reason)}</small>{ladder}"
+            + (f"<br><small>recorded: {e(c.expected_text)}</small>"
+               if len(c.expected_verdicts) > 1 else ""),
+        ]
+        out.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def show(claims: Sequence[Claim], **kw: Any):
+    """Display the claims table in a notebook (an ``IPython.display.HTML``)."""
+    from IPython.display import HTML
+
+    return HTML(table_html(claims, **kw))
+
+
+@dataclass
+class Scorecard:
+    """All chapters' claims, for the book's scorecard page."""
+
+    claims: list[Claim] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return counts(self.claims)
+
+    def by_chapter(self) -> dict[str, list[Claim]]:
+        out: dict[str, list[Claim]] = {}
+        for c in self.claims:
+            out.setdefault(c.chapter, []).append(c)
+        return out
+
+    @classmethod
+    def collect(cls, chapters: Sequence[str] | None = None) -> "Scorecard":
+        """Every chapter's claims from its cached result (the configuration of the current mode,
+        so the cache keys are the chapters' own: nothing a chapter already ran is run again)."""
+        from .cache import load_or_run
+        from .experiments import CHAPTERS, get
+
+        out: list[Claim] = []
+        for name in chapters or sorted(CHAPTERS):
+            mod = get(name)
+            cfg = mod.Config.for_mode()
+            out.extend(mod.claims(load_or_run(cfg.chapter, mod.run, cfg), cfg))
+        return cls(out)
+
+
+def normalised(c: Claim) -> tuple[float, float, float, float]:
+    """A claim on the common axis of the scorecard: 0 is the paper's value and 1 the named
+    alternative, so ``(measured, interval low, interval high, tolerance)`` become comparable
+    across claims of different units.  NaN where the claim has no numeric alternative."""
+    if c.alternative_value is None or not np.isfinite(c.alternative_value):
+        return (float("nan"),) * 4
+    gap = c.alternative_value - c.paper_value
+    f = lambda v: (v - c.paper_value) / gap  # noqa: E731
+    lo, hi = sorted((f(c.interval[0]), f(c.interval[1])))
+    return f(c.measured), lo, hi, abs(c.tolerance / gap)

@@ -1,0 +1,117 @@
+"""Nearest-neighbour regression on trees, for every node at once (Brill 2024, Appendix H).
+
+The "model" of the percolation chapter is 1-NN regression with graph (chemical) distance: each
+test site is predicted from the nearest training site of its own cluster, shrunk towards 0 by
+``1 / (1 + l / sqrt(s))`` (``l`` the tree distance, ``s`` the cluster size); a cluster with no
+training site predicts 0.  On a :class:`~scalinglaws.data.percolation.Forest` the nearest training
+site of every node follows from two sweeps over the depth levels -- up (best candidate in the
+subtree) and down (best candidate through the parent) -- on keys ``dist * 2^32 + index`` whose
+minimum is the nearest site with ties broken by the smaller index.  This is O(n) for all nodes and
+all clusters together; :func:`nn_keys_torch` does the same for a batch of training masks on any
+torch device and gives identical integers.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.percolation import Forest
+
+SHIFT = 32
+STEP = 1 << SHIFT
+INF = 1 << 62
+
+
+def nn_keys(forest: Forest, train: np.ndarray) -> np.ndarray:
+    """Keys ``dist * 2^32 + index`` of every node's nearest training node (``>= INF``: none)."""
+    train = np.asarray(train, dtype=bool)
+    if train.shape != (forest.n,):
+        raise ValueError(f"train mask must have shape ({forest.n},), got {train.shape}")
+    key = np.where(train, np.arange(forest.n, dtype=np.int64), INF)
+    levels = list(forest.levels())
+    for lo, hi in reversed(levels[1:]):  # up: children -> parent (parents sorted within a level)
+        par = forest.parent[lo:hi]
+        starts = np.flatnonzero(np.r_[True, par[1:] != par[:-1]])
+        best = np.minimum.reduceat(key[lo:hi], starts) + STEP
+        up = par[starts]
+        key[up] = np.minimum(key[up], best)
+    for lo, hi in levels[1:]:  # down: parent -> children
+        key[lo:hi] = np.minimum(key[lo:hi], key[forest.parent[lo:hi]] + STEP)
+    return key
+
+
+def predict_from_keys(key: np.ndarray, y: np.ndarray, site_size: np.ndarray,
+                      shrink: bool = True) -> np.ndarray:
+    """``y[nearest] / (1 + dist / sqrt(s))`` (or ``y[nearest]``), and 0 where no training node."""
+    key = np.asarray(key)
+    has = key < INF
+    idx = np.where(has, key & (STEP - 1), 0)
+    dist = np.where(has, key >> SHIFT, 0).astype(float)
+    pred = y[..., idx] if y.ndim == 1 else np.take_along_axis(y, idx, -1)
+    if shrink:
+        pred = pred / (1.0 + dist / np.sqrt(site_size))
+    return np.where(has, pred, 0.0)
+
+
+def nn_predict(forest: Forest, y: np.ndarray, train: np.ndarray, shrink: bool = True) -> np.ndarray:
+    """1-NN prediction (with the paper's shrinkage) for every node, numpy."""
+    return predict_from_keys(nn_keys(forest, train), y, forest.site_size(), shrink)
+
+
+def nn_keys_torch(forest: Forest, train, device=None):
+    """:func:`nn_keys` for a batch of masks ``train[B, n]`` as a torch tensor on ``device``."""
+    import torch
+
+    dev = torch.device(device) if device is not None else None
+    tr = torch.as_tensor(np.asarray(train), dtype=torch.bool, device=dev)
+    if tr.dim() == 1:
+        tr = tr[None]
+    B, n = tr.shape
+    if n != forest.n:
+        raise ValueError(f"train masks must have {forest.n} columns, got {n}")
+    ar = torch.arange(n, dtype=torch.int64, device=tr.device)
+    key = torch.where(tr, ar.expand(B, n), torch.full((B, n), INF, dtype=torch.int64, device=tr.device))
+    parent = torch.as_tensor(forest.parent, device=tr.device)
+    levels = list(forest.levels())
+    for lo, hi in reversed(levels[1:]):
+        par = parent[lo:hi].expand(B, hi - lo)
+        key.scatter_reduce_(1, par, key[:, lo:hi] + STEP, reduce="amin", include_self=True)
+    for lo, hi in levels[1:]:
+        key[:, lo:hi] = torch.minimum(key[:, lo:hi], key[:, parent[lo:hi]] + STEP)
+    return key
+
+
+def cluster_sse(forest: Forest, pred: np.ndarray, y: np.ndarray, mask: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Sum of squared errors and counts per cluster over the nodes in ``mask``."""
+    K = len(forest.sizes)
+    c = forest.cluster[mask]
+    err = (pred[mask] - y[mask]) ** 2
+    return np.bincount(c, weights=err, minlength=K), np.bincount(c, minlength=K).astype(float)
+
+
+def nn_predict_at(forest: Forest, y: np.ndarray, train: np.ndarray, at: np.ndarray, *,
+                  device=None, shrink: bool = True, max_bytes: float = 2e9) -> np.ndarray:
+    """Predictions at the nodes ``at`` for a batch of training masks ``train[B, n]``.
+
+    Runs :func:`nn_keys_torch` in batches sized to keep the int64 keys under ``max_bytes`` and
+    returns ``(B, len(at))`` numpy predictions (with the paper's shrinkage)."""
+    import torch
+
+    train = np.atleast_2d(np.asarray(train, dtype=bool))
+    B, n = train.shape
+    at = np.asarray(at, dtype=np.int64)
+    dev = torch.device(device) if device is not None else torch.device("cpu")
+    yt = torch.as_tensor(np.asarray(y, dtype=float), device=dev)
+    st = torch.as_tensor(np.sqrt(forest.site_size().astype(float))[at], device=dev)
+    at_t = torch.as_tensor(at, device=dev)
+    per = max(1, int(max_bytes // (8 * n)))
+    out = np.empty((B, len(at)))
+    for i in range(0, B, per):
+        key = nn_keys_torch(forest, train[i:i + per], device=dev)[:, at_t]
+        has = key < INF
+        idx = torch.where(has, key & (STEP - 1), torch.zeros_like(key))
+        pred = yt[idx]
+        if shrink:
+            pred = pred / (1.0 + (key >> SHIFT).to(pred.dtype) / st)
+        out[i:i + per] = torch.where(has, pred, torch.zeros_like(pred)).cpu().numpy()
+    return out

@@ -1,0 +1,146 @@
+"""The book's figure style and scaling-plot helpers.
+
+Conventions: lowercase axis labels; scaling curves on log-log axes; the median over seeds as a
+line with markers and the 16-84 % range over seeds as a band; the fitted exponent in the legend;
+the paper's exponent as a dashed reference line; full-mode (GPU) results as hollow markers labelled
+with their device.
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+
+from .fit import BootstrapExponent, PowerLawFit, bootstrap_exponent, fit_power_law
+
+#: Okabe-Ito colour-blind-safe palette.
+PALETTE = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "green": "#009E73",
+    "red": "#D55E00",
+    "purple": "#CC79A7",
+    "sky": "#56B4E9",
+    "yellow": "#F0E442",
+    "black": "#000000",
+    "grey": "#7f7f7f",
+}
+CYCLE = [PALETTE[k] for k in ("blue", "orange", "green", "red", "purple", "sky", "black")]
+
+
+def use_style() -> None:
+    """Apply the book's matplotlib style (call once per chapter)."""
+    mpl.rcParams.update({
+        "figure.figsize": (6.4, 4.2),
+        "figure.dpi": 110,
+        "savefig.dpi": 150,
+        "savefig.bbox": "tight",
+        "font.size": 10.5,
+        "axes.titlesize": 11,
+        "axes.labelsize": 10.5,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "axes.grid": True,
+        "axes.grid.which": "major",
+        "grid.color": "#dddddd",
+        "grid.linewidth": 0.6,
+        "axes.prop_cycle": mpl.cycler(color=CYCLE),
+        "legend.frameon": False,
+        "legend.fontsize": 9,
+        "lines.linewidth": 1.6,
+        "lines.markersize": 5,
+        "xtick.direction": "out",
+        "ytick.direction": "out",
+        "figure.constrained_layout.use": True,
+    })
+
+
+def band(ax: plt.Axes, x: Sequence[float], Y: np.ndarray, color: str, alpha: float = 0.2,
+         q: tuple[float, float] = (16, 84)) -> None:
+    """Shade the ``q`` percentile range over seeds (rows of ``Y``)."""
+    lo, hi = np.percentile(np.asarray(Y, float), q, axis=0)
+    ax.fill_between(x, lo, hi, color=color, alpha=alpha, linewidth=0)
+
+
+def reference_slope(ax: plt.Axes, x: Sequence[float], exponent: float, anchor: tuple[float, float],
+                    label: str | None = None, color: str = PALETTE["grey"], **kw: Any) -> None:
+    """Dashed line ``y = y0 (x / x0)^-exponent`` through ``anchor = (x0, y0)``."""
+    x = np.asarray(x, float)
+    x0, y0 = anchor
+    ax.plot(x, y0 * (x / x0) ** (-exponent), linestyle="--", color=color, linewidth=1.2,
+            label=label, **kw)
+
+
+def scaling_plot(ax: plt.Axes, x: Sequence[float], Y: np.ndarray, *, label: str,
+                 color: str | None = None, fit_range: tuple[float | None, float | None] = (None, None),
+                 reference: float | None = None, reference_label: str | None = None,
+                 marker: str = "o", bootstrap: bool = True, n_boot: int = 500,
+                 show_fit: bool = True) -> BootstrapExponent | PowerLawFit:
+    """Median over seeds with a 16-84 % band, the fitted power law, and a reference slope.
+
+    ``Y`` is ``(n_seeds, len(x))`` (or 1-D for a single curve).  The exponent is fitted on the
+    seed median within ``fit_range`` (bootstrapped over seeds when there are several seeds) and
+    shown in the legend.  ``reference`` draws the paper's exponent as a dashed line through the
+    first fitted point.  Returns the fit.
+    """
+    x = np.asarray(x, float)
+    Y = np.atleast_2d(np.asarray(Y, float))
+    if color is None:  # next colour of the book's cycle, counted per axes
+        k = getattr(ax, "_scalinglaws_curves", 0)
+        color = CYCLE[k % len(CYCLE)]
+        ax._scalinglaws_curves = k + 1
+    med = np.median(Y, axis=0)
+    lo_x, hi_x = fit_range
+    fit: BootstrapExponent | PowerLawFit
+    if Y.shape[0] > 1 and bootstrap:
+        fit = bootstrap_exponent(x, Y, n_boot=n_boot, x_min=lo_x, x_max=hi_x)
+        lab = f"{label} ({fit.label()})"
+        pl = fit.fit
+    else:
+        fit = fit_power_law(x, med, lo_x, hi_x)
+        lab = f"{label} ({fit.label()})"
+        pl = fit
+    if Y.shape[0] > 1:
+        band(ax, x, Y, color)
+    ax.plot(x, med, marker=marker, color=color, label=lab, linestyle="-")
+    keep = (x >= (lo_x or x.min())) & (x <= (hi_x or x.max()))
+    if show_fit:
+        xf = x[keep]
+        ax.plot(xf, pl.predict(xf), color=color, linewidth=0.9, alpha=0.8, linestyle=":")
+    if reference is not None:
+        x0 = x[keep][0]
+        reference_slope(ax, x[keep], reference, (x0, float(med[keep][0]) * 1.6),
+                        label=reference_label or f"paper: α = {reference:g}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    return fit
+
+
+def full_overlay(ax: plt.Axes, x: Sequence[float], y: Sequence[float], meta: dict[str, Any],
+                 color: str = PALETTE["black"], label: str = "full mode") -> None:
+    """Plot a committed full-mode (GPU) curve as hollow markers, labelled with its device."""
+    dev = str(meta.get("device", "GPU"))
+    ax.plot(np.asarray(x, float), np.asarray(y, float), linestyle="none", marker="s",
+            markerfacecolor="none", markeredgecolor=color, label=f"{label} ({dev})")
+
+
+def log_ticks(ax: plt.Axes, values: Sequence[float], axis: str = "x") -> None:
+    """Put plain-number ticks at ``values`` on a log axis (no minor-tick labels), e.g. widths."""
+    from matplotlib.ticker import FixedLocator, NullFormatter, NullLocator
+
+    vals = [float(v) for v in values]
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(FixedLocator(vals))
+    target.set_major_formatter(mpl.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    target.set_minor_locator(NullLocator())
+    target.set_minor_formatter(NullFormatter())
+
+
+def labels(ax: plt.Axes, xlabel: str, ylabel: str, title: str | None = None) -> None:
+    """Set lowercase axis labels (the book's convention) and an optional title."""
+    ax.set_xlabel(xlabel.lower() if xlabel[:1].isupper() and not xlabel[:2].isupper() else xlabel)
+    ax.set_ylabel(ylabel.lower() if ylabel[:1].isupper() and not ylabel[:2].isupper() else ylabel)
+    if title:
+        ax.set_title(title)
