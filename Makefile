@@ -47,7 +47,7 @@ lint: venv
 
 unit: venv
 	@$(STEP) "unit tests (pytest tests/, $(JOBS) workers)" env $(PAR) $(PY) -m pytest tests -q \
-	  -n $(JOBS) --dist loadfile --durations=15
+	  -n $(JOBS) --dist worksteal --durations=15
 
 notebooks-exec: venv
 	@rm -rf $(NB_DIR) && mkdir -p $(NB_DIR)

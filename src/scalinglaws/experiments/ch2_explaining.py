@@ -106,7 +106,7 @@ class Config(ChapterConfig):
 
     @classmethod
     def fast(cls, **kw: Any) -> "Config":
-        base = dict(mode="fast", seeds=(0, 1, 2, 3, 4, 5), expected_seconds=120.0)
+        base = dict(mode="fast", seeds=(0, 1, 2, 3, 4, 5), expected_seconds=45.0)
         return cls(**{**base, **kw})
 
     @classmethod

@@ -154,7 +154,7 @@ class Config(ChapterConfig):
 
     @classmethod
     def fast(cls, **kw: Any) -> "Config":
-        base = dict(mode="fast", seeds=(0, 1), expected_seconds=100.0)
+        base = dict(mode="fast", seeds=(0, 1), expected_seconds=60.0)
         return cls(**{**base, **kw})
 
     @classmethod
