@@ -140,7 +140,9 @@ def test_fast_config_other_seeds():
     from scalinglaws.claims import assert_verdicts
     from scalinglaws.experiments import ch4_bnsl as ch4
 
-    cfg = ch4.Config.fast(seeds=(11, 12))
+    # other seeds (fitter starts, synthetic curves, teachers and datasets of the double descent)
+    # and another split of the double-descent curves (fit up to width 64 instead of 45)
+    cfg = ch4.Config.fast(seeds=(11, 12), dd_fit_points=20)
     r = ch4.run(cfg)
     assert_verdicts(ch4.claims(r, cfg))
     # the table covers all 92 curves, every RMSLE finite
