@@ -254,3 +254,14 @@ def test_rule_truths_have_their_breaks_inside_the_range(nb):
 
     x, y = ch4._rule_truth(5, nb, 40)
     assert x.shape == y.shape == (40,) and np.all(y > 0) and np.all(np.diff(y) < 0)
+
+
+def test_paired_log_ratio_interval():
+    from scalinglaws.experiments.ch4_bnsl import paired_log_ratio_interval
+
+    r = np.random.default_rng(0).standard_normal(7)
+    np.testing.assert_allclose(paired_log_ratio_interval(r, r), [0, 0], atol=1e-12)
+    # twice the residuals on every point: the ratio is 2 on every resample (paired)
+    np.testing.assert_allclose(paired_log_ratio_interval(2 * r, r), [np.log(2)] * 2, rtol=1e-12)
+    lo, hi = paired_log_ratio_interval(r, r[::-1], seed=1)
+    assert lo < 0 < hi                                       # unpaired order: undecided

@@ -262,6 +262,7 @@ class Result(TreeResult):
     bench_stderr: np.ndarray          # (C, 5) root standard log error
     bench_best: np.ndarray            # (C,) strings
     bnsl_vs_best: np.ndarray          # (C,) ln(RMSLE BNSL / min RMSLE of M1-M4)
+    bnsl_vs_best_interval: np.ndarray  # (C, 2) its paired bootstrap over held-out points, 16-84 %
     bnsl_wins: dict                   # benchmark -> [share of curves BNSL beats M1-M4, lo, hi]
     showcase: np.ndarray              # (2,) indices of two benchmark curves drawn in full
     showcase_grid: np.ndarray         # (2, G)
@@ -312,9 +313,21 @@ def _grid(spec: tuple[tuple[float, float, float], ...]) -> list[slice]:
 
 
 # ------------------------------------------------------------------ worker tasks (importable)
-def _bench_task(args: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+def paired_log_ratio_interval(res_a: np.ndarray, res_b: np.ndarray, n_boot: int = 1000,
+                               seed: int = 0) -> np.ndarray:
+    """16-84 % interval of ``ln(RMSLE_a / RMSLE_b)`` under a paired bootstrap over the held-out
+    points (both fits scored on the same resampled points); ``res_*`` are the log residuals."""
+    a2, b2 = np.asarray(res_a, float) ** 2, np.asarray(res_b, float) ** 2
+    idx = np.random.default_rng(seed).integers(0, len(a2), (n_boot, len(a2)))
+    ratio = 0.5 * (np.log(a2[idx].mean(1) + 1e-300) - np.log(b2[idx].mean(1) + 1e-300))
+    return np.percentile(ratio, [16, 84])
+
+
+def _bench_task(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    """One curve: M1-M4 and a BNSL (breaks chosen by the held-out rule) fitted on the ``fit``
+    points and scored on the others; BNSL against the best baseline with a paired bootstrap."""
     x, y, fit, breaks, n_starts, n_refine, seed = args
-    errs, ses, curves = [], [], []
+    errs, ses, curves, res = [], [], [], []
     grid = np.geomspace(x.min(), x.max(), 200)
     nb = 0
     for name in FORMS:
@@ -328,7 +341,10 @@ def _bench_task(args: tuple[Any, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarr
         errs.append(rmsle(pred, y[~fit]))
         ses.append(root_standard_log_error(pred, y[~fit]))
         curves.append(f.predict(grid))
-    return np.asarray(errs), np.asarray(ses), grid, np.asarray(curves), nb
+        res.append(np.log(pred) - np.log(y[~fit]))
+    best = int(np.argmin(errs[:4]))
+    paired = paired_log_ratio_interval(res[4], res[best], seed=seed)
+    return np.asarray(errs), np.asarray(ses), grid, np.asarray(curves), nb, paired
 
 
 def _sim_task(args: tuple[Any, ...]) -> tuple[float, float]:
@@ -433,6 +449,7 @@ def _benchmark(cfg: Config) -> dict[str, Any]:
         bench_n_held=np.asarray([int((~c.fit).sum()) for c in curves]),
         bench_rmsle=errs, bench_stderr=np.stack([b[1] for b in bench]),
         bench_best=np.asarray([FORMS[int(np.argmin(e))] for e in errs]), bnsl_vs_best=vs_best,
+        bnsl_vs_best_interval=np.stack([b[5] for b in bench]),
         bnsl_wins={b: _share_interval(vs_best[bench_set == b] < 0, cfg.n_boot, cfg.seeds[0])
                    for b in cfg.benchmarks},
         showcase=showcase, showcase_grid=np.stack([bench[i][2] for i in showcase]),
