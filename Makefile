@@ -33,13 +33,13 @@ help:
 
 venv: $(VENV)/.installed
 
-# --no-compile: modules are byte-compiled when first imported instead of all at install time
+#: modules are byte-compiled when first imported instead of all at install time
 $(VENV)/.installed: pyproject.toml
 	@$(STEP) "create venv and install" bash -c '\
 	  set -e; \
 	  [ -x $(PY) ] || $(PYTHON) -m venv $(VENV); \
-	  $(PY) -m pip install -q --no-compile --disable-pip-version-check "$(TORCH)"; \
-	  $(PY) -m pip install -q --no-compile --disable-pip-version-check -e ".[book,test]"; \
+	  $(PY) -m pip install -q --disable-pip-version-check "$(TORCH)"; \
+	  $(PY) -m pip install -q --disable-pip-version-check -e ".[book,test]"; \
 	  $(PY) -m ipykernel install --prefix $(VENV) --name python3 >/dev/null'
 	@touch $@
 

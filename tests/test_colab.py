@@ -52,7 +52,7 @@ def test_colab_copy_runs_in_a_fresh_environment(tmp_path):
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", str(venv)])
     py = venv / "bin" / "python"
-    pip = [str(py), "-m", "pip", "install", "-q", "--no-compile", "--disable-pip-version-check"]
+    pip = [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     _run(pip + [*COLAB_WHEELS, f"torch=={torch.__version__.split('+')[0]}"])
     _run(pip + [str(clone)])                        # what the install cell does, from the clone
     for tool in BOOK_ONLY:                          # none of the book's tools came with it
