@@ -602,8 +602,10 @@ def claims(result: Result, config: Config) -> list[Claim]:
     e = result.addition_ext_rmsle
     out = [Claim(
         key="addition", statement="BNSL fits the first 14 points of 4-digit addition and "
-        "extrapolates the sharp inflection", source=SOURCE + ", arithmetic figure (Figure 5 left as the official "
-        "code's README numbers it; official code: RMSLE 0.0109)", paper_value=ADDITION_OFFICIAL_RMSLE, measured=float(np.median(e)),
+        "extrapolates the sharp inflection",
+        source=SOURCE + ", arithmetic figure (Figure 5 left as the official code's README numbers "
+        "it; official code: RMSLE 0.0109)", paper_value=ADDITION_OFFICIAL_RMSLE,
+        measured=float(np.median(e)),
         interval=(float(e.min()), float(e.max())),
         alternative="the best of M1–M4 on the same points", alternative_value=base,
         tolerance=tolerance_from_gap(ADDITION_OFFICIAL_RMSLE, base, 0.4),
