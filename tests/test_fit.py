@@ -119,3 +119,27 @@ def test_bootstrap_interval_covers_truth():
     Y[3, 4] = np.nan
     with pytest.raises(ValueError, match="Y"):
         bootstrap_exponent(X, Y)
+
+
+def test_bootstrap_intervals():
+    from scalinglaws.fit import bootstrap_interval, bootstrap_replicates, median_interval, share_interval
+
+    x = np.random.default_rng(0).lognormal(size=25)
+    m, lo, hi = median_interval(x, 500, seed=3)
+    assert m == np.median(x) and lo < m < hi
+    # the same stream gives the same replicates; an integer seed and its Generator agree
+    r1 = bootstrap_replicates(lambda i: x[i].mean(), len(x), 50, seed=7)
+    r2 = bootstrap_replicates(lambda i: x[i].mean(), len(x), 50, seed=np.random.default_rng(7))
+    np.testing.assert_array_equal(r1, r2)
+    assert np.all((r1 >= x.min()) & (r1 <= x.max()))
+    s, slo, shi = share_interval(np.arange(20) < 5, 500, seed=1)
+    assert s == 0.25 and slo < 0.25 < shi
+    # undefined replicates: NaN interval unless they are left out
+    stat = lambda i: np.nan if i[0] == 0 else 1.0  # noqa: E731
+    assert np.isnan(bootstrap_interval(stat, 3, 200, seed=0)).all()
+    assert bootstrap_interval(stat, 3, 200, seed=0, ignore_nan=True) == (1.0, 1.0)
+    xn = x.copy()
+    xn[0] = np.nan
+    assert np.isfinite(median_interval(xn, 200, ignore_nan=True)).all()
+    with pytest.raises(ValueError, match="n and n_boot"):
+        bootstrap_replicates(lambda i: 0.0, 0)

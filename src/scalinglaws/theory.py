@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .fit.bootstrap import bootstrap_interval
+
 #: Fisher exponent tau and fractal dimension D of percolation clusters by lattice dimension d, as
 #: used by Brill (2024)'s exponent comparison (official notebook plots.ipynb; Stauffer & Aharony,
 #: Mertens & Moore 2018); mean field (d >= 6, the Bethe lattice) has tau = 5/2, D = 4
@@ -259,14 +261,11 @@ def shape_exponents(shapes: np.ndarray = CHINCHILLA_SHAPES, n_boot: int = 2000,
     rs = np.random.default_rng(seed)
 
     def slope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        est = np.polyfit(np.log(x), np.log(y), 1)[0]
-        reps = []
-        for _ in range(n_boot):
-            i = rs.integers(0, len(x), len(x))
-            if np.ptp(x[i]) > 0:
-                reps.append(np.polyfit(np.log(x[i]), np.log(y[i]), 1)[0])
-        lo, hi = np.percentile(reps, [16, 84])
-        return np.array([est, lo, hi])
+        def fit(i: np.ndarray) -> float:  # undefined on a resample of one repeated model
+            return np.polyfit(np.log(x[i]), np.log(y[i]), 1)[0] if np.ptp(x[i]) > 0 else np.nan
+
+        return np.array([fit(np.arange(len(x))),
+                         *bootstrap_interval(fit, len(x), n_boot, rs, ignore_nan=True)])
 
     width = slope(P, d)
     return {"width": width, "depth": slope(P, L), "loss": width.copy()}

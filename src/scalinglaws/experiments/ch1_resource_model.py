@@ -34,7 +34,7 @@ from ..cache import TreeResult
 from ..claims import Claim, Ladder, Verdict, tolerance_from_gap
 from ..config import ChapterConfig, check, check_finite_positive, check_positive_ints
 from ..data import grid, uniform
-from ..fit import fit_power_law
+from ..fit import bootstrap_replicates, fit_power_law
 from ..models import BatchedMLP
 from ..theory import shape_exponents, silu_pair_optimum
 from ..train import owlqn_polish, proximal_l1, train, weighted_mse
@@ -291,8 +291,7 @@ def median_slope(n: np.ndarray, mse: np.ndarray, n_min: float, n_boot: int = 100
 
     S = n.shape[0]
     est = fit(np.arange(S))
-    rs = np.random.default_rng(seed)
-    reps = np.array([fit(rs.integers(0, S, S)) for _ in range(n_boot)])
+    reps = bootstrap_replicates(fit, S, n_boot, seed)
     reps = reps[np.isfinite(reps)]
     if not np.isfinite(est) or reps.size < n_boot // 2:
         return np.array([est, np.nan, np.nan])

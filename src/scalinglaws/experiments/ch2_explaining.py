@@ -29,7 +29,7 @@ from ..cache import TreeResult
 from ..claims import Claim, Verdict, tolerance_from_gap
 from ..config import ChapterConfig, check, check_finite_positive, check_positive_ints, derive_seed
 from ..data import RandomFeatureTeacher, load_digits_sphere, sphere
-from ..fit import bootstrap_exponent, fit_median, fit_power_law
+from ..fit import bootstrap_exponent, bootstrap_interval, fit_median, fit_power_law
 from ..models import BatchedMLP
 from ..models.random_features import (
     arccos_kernel,
@@ -452,8 +452,7 @@ def _curve_summaries(cfg: Config, lab: dict, neighbours: dict):
         def stat(idx, name=name, th=th):
             return _rms_log(lab[name][idx].mean(0), lab[th][idx].mean(0))
 
-        reps = [stat(rs.integers(0, S, S)) for _ in range(cfg.n_boot)]
-        dev[name] = np.asarray([stat(np.arange(S)), *np.percentile(reps, [16, 84])])
+        dev[name] = np.asarray([stat(np.arange(S)), *bootstrap_interval(stat, S, cfg.n_boot, rs)])
     for name, th in (("res_D", "res_D_th"), ("res_P", "res_P_th")):
         ref = lab[th].mean(0)
         ndev[name] = min(_rms_log(c, ref) for k, c in neighbours.items()

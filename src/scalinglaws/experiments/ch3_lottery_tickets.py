@@ -31,7 +31,7 @@ from ..cache import TreeResult
 from ..claims import Claim, Ladder, Verdict, tolerance_from_gap
 from ..config import ChapterConfig, check, check_finite_positive, check_positive_ints
 from ..data import grid
-from ..fit import bootstrap_exponent, fit_median, fit_power_law
+from ..fit import bootstrap_exponent, fit_median, fit_power_law, median_interval
 from ..models import BatchedMLP
 from ..train import lbfgs_polish, train
 from .common import Run, torch_seed
@@ -360,12 +360,6 @@ def _slope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return np.asarray([f, min(loo), max(loo)])
 
 
-def _median_interval(x: np.ndarray, seed: int = 0) -> tuple[float, float, float]:
-    rs = np.random.default_rng(seed)
-    reps = [np.median(x[rs.integers(0, len(x), len(x))]) for _ in range(1000)]
-    return float(np.median(x)), *(float(v) for v in np.percentile(reps, [16, 84]))
-
-
 def claims(result: Result, config: Config) -> list[Claim]:
     """The N^-1 law at a stated budget and its ladder, ReLU against approximation theory, and the
     three mechanism tests, each against its named alternative."""
@@ -398,7 +392,7 @@ def claims(result: Result, config: Config) -> list[Claim]:
             interval_source="range over the ladder's budgets", expected=Verdict.NOT_REPRODUCED,
             chapter=ch, quantity=f"exponent over N = {config.small_range[0]}–{config.small_range[1]}",
             trained=True, ladder=rl, figure="fig-ch3-budget"))
-    m, lo, hi = _median_interval(result.mirror_ratio[-1], 1)
+    m, lo, hi = median_interval(result.mirror_ratio[-1], 1000, 1)
     null = float(np.median(result.mirror_ratio_init))
     ml = Ladder("mirror ratio", tuple(result.budgets), tuple(np.median(result.mirror_ratio, 1)),
                 tolerance_from_gap(0.0, null, 0.2))

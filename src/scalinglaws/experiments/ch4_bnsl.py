@@ -39,6 +39,7 @@ from ..config import (
     parallel_map,
 )
 from ..data import RandomFeatureTeacher, load_addition_curve, load_scaling_benchmark
+from ..fit import bootstrap_interval, median_interval, share_interval
 from ..fit.bnsl import (
     BASELINES,
     bnsl,
@@ -318,9 +319,11 @@ def paired_log_ratio_interval(res_a: np.ndarray, res_b: np.ndarray, n_boot: int 
     """16-84 % interval of ``ln(RMSLE_a / RMSLE_b)`` under a paired bootstrap over the held-out
     points (both fits scored on the same resampled points); ``res_*`` are the log residuals."""
     a2, b2 = np.asarray(res_a, float) ** 2, np.asarray(res_b, float) ** 2
-    idx = np.random.default_rng(seed).integers(0, len(a2), (n_boot, len(a2)))
-    ratio = 0.5 * (np.log(a2[idx].mean(1) + 1e-300) - np.log(b2[idx].mean(1) + 1e-300))
-    return np.percentile(ratio, [16, 84])
+
+    def log_ratio(i: np.ndarray) -> float:
+        return 0.5 * (np.log(a2[i].mean() + 1e-300) - np.log(b2[i].mean() + 1e-300))
+
+    return np.asarray(bootstrap_interval(log_ratio, len(a2), n_boot, seed))
 
 
 def _bench_task(args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -450,7 +453,7 @@ def _benchmark(cfg: Config) -> dict[str, Any]:
         bench_rmsle=errs, bench_stderr=np.stack([b[1] for b in bench]),
         bench_best=np.asarray([FORMS[int(np.argmin(e))] for e in errs]), bnsl_vs_best=vs_best,
         bnsl_vs_best_interval=np.stack([b[5] for b in bench]),
-        bnsl_wins={b: _share_interval(vs_best[bench_set == b] < 0, cfg.n_boot, cfg.seeds[0])
+        bnsl_wins={b: share_interval(vs_best[bench_set == b] < 0, cfg.n_boot, cfg.seeds[0])
                    for b in cfg.benchmarks},
         showcase=showcase, showcase_grid=np.stack([bench[i][2] for i in showcase]),
         showcase_pred=np.stack([bench[i][3] for i in showcase]))
@@ -464,7 +467,7 @@ def _rule_study(cfg: Config) -> dict[str, Any]:
                                      cfg.rule_starts, min(cfg.n_refine, 4))
                                     for s, nb in truths], cfg.workers)
     e = np.stack([o[1] for o in out])
-    ratios = {RULE_FORMS[j]: _median_interval(np.log(e[:, 0] / e[:, j]), cfg.n_boot, cfg.seeds[0])
+    ratios = {RULE_FORMS[j]: median_interval(np.log(e[:, 0] / e[:, j]), cfg.n_boot, cfg.seeds[0])
               for j in range(1, len(RULE_FORMS))}
     return dict(rule_true_breaks=np.asarray([nb for _, nb in truths]),
                 rule_chosen=np.asarray([o[0] for o in out]), rule_rmsle=e, rule_log_ratio=ratios)
@@ -516,7 +519,7 @@ def _double_descent(cfg: Config) -> dict[str, Any]:
     return dict(dd_widths=x, dd_test=test, dd_train=tr, dd_rmsle=errs,
                 dd_breaks=np.asarray([f[4] for f in fits]),
                 dd_grid=np.stack([f[2] for f in fits]), dd_pred=np.stack([f[3] for f in fits]),
-                dd_wins=_share_interval(errs[:, 4] < errs[:, :4].min(1), cfg.n_boot, cfg.seeds[0]),
+                dd_wins=share_interval(errs[:, 4] < errs[:, :4].min(1), cfg.n_boot, cfg.seeds[0]),
                 dd_train_seconds=hist.wall_time_s)
 
 
@@ -572,21 +575,6 @@ def run(config: Config | None = None) -> Result:
                  _addition_transformer):
         parts.update(part(cfg))
     return Result(**parts, wall_time_s=time.perf_counter() - t0)
-
-
-def _median_interval(v: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """Median of ``v`` and its bootstrap 16-84 % interval."""
-    v = np.asarray(v, dtype=float)
-    reps = np.median(v[np.random.default_rng(seed).integers(0, len(v), (n_boot, len(v)))], 1)
-    return np.asarray([np.median(v), *np.percentile(reps, [16, 84])])
-
-
-def _share_interval(wins: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    """Share of True and its bootstrap 16-84 % interval over the curves."""
-    wins = np.asarray(wins, dtype=float)
-    rs = np.random.default_rng(seed)
-    reps = wins[rs.integers(0, len(wins), (n_boot, len(wins)))].mean(1)
-    return np.asarray([wins.mean(), *np.percentile(reps, [16, 84])])
 
 
 #: the extrapolation RMSLE of the official code on the addition curve (per the chapter notes)

@@ -38,7 +38,14 @@ from ..data.percolation import (
     sample_cluster_sizes,
     size_ccdf_exponent,
 )
-from ..fit import bootstrap_exponent, fit_median, fit_power_law, local_slopes
+from ..fit import (
+    bootstrap_exponent,
+    bootstrap_interval,
+    fit_median,
+    fit_power_law,
+    local_slopes,
+    median_interval,
+)
 from ..models.tree_nn import nn_predict_at
 from ..theory import PercolationScaling
 from .common import Run
@@ -341,14 +348,6 @@ def _held_out_best(scan: np.ndarray) -> float:
                         + A[np.unravel_index(np.argmin(B), B.shape)]))
 
 
-def _boot(values_fn, S: int, n_boot: int, seed: int) -> tuple[float, float]:
-    """16-84 % interval of ``values_fn(seed_indices)`` over bootstrap resamples of the seeds."""
-    rs = np.random.default_rng(seed)
-    reps = [values_fn(rs.integers(0, S, S)) for _ in range(n_boot)]
-    lo, hi = np.nanpercentile(reps, [16, 84])
-    return float(lo), float(hi)
-
-
 def _max_log_dev(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.max(np.abs(np.log(a / b))))
 
@@ -443,18 +442,21 @@ def run(config: Config | None = None) -> Result:
         continuum_deviation=sm["cdev"], finite_rms=sm["rms"], continuum_rms=sm["crms"],
         tau_hat=tau_hat,
         tau_pooled=pooled_tau(np.arange(S)),
-        tau_interval=np.asarray(_boot(pooled_tau, S, cfg.n_boot, 1)),
+        tau_interval=np.asarray(bootstrap_interval(pooled_tau, S, cfg.n_boot, 1,
+                                                   ignore_nan=True)),
         sizes=sizes_all, n_sites=n_sites, curve_n=curve_n, curve_loss=curve_L, scale=scales,
         cluster_exponent=cl_exp,
-        cluster_exponent_interval=np.asarray(_boot(med_cl, S, cfg.n_boot, 2)),
+        cluster_exponent_interval=np.asarray(bootstrap_interval(med_cl, S, cfg.n_boot, 2,
+                                                                ignore_nan=True)),
         scan_b=scan_b, scan_kbr=scan_kbr, scan_loss=scan_L, scan_theory_loss=scan_th,
         scan_uniform_loss=scan_uni, scan_theory_b=theory.b,
         scan_theory_kbr=theory.k_break_discrete(cfg.scan_N, K),
         scan_best_insample=float(mean_scan[bi, bj]), scan_best_heldout=held,
         scan_best_b=float(scan_b[bi]), scan_best_kbr=float(scan_kbr[bj]),
-        scan_ratio=np.asarray([ratio(idx_all), *_boot(ratio, cfg.scan_seeds, cfg.n_boot, 3)]),
-        scan_uniform_ratio=np.asarray([uratio(idx_all),
-                                       *_boot(uratio, cfg.scan_seeds, cfg.n_boot, 4)]),
+        scan_ratio=np.asarray([ratio(idx_all), *bootstrap_interval(
+            ratio, cfg.scan_seeds, cfg.n_boot, 3, ignore_nan=True)]),
+        scan_uniform_ratio=np.asarray([uratio(idx_all), *bootstrap_interval(
+            uratio, cfg.scan_seeds, cfg.n_boot, 4, ignore_nan=True)]),
         scan_predicted_uniform_ratio=float(np.mean(scan_pred)),
         lattice_tau=lat_tau, lattice_sizes_2d=lat_sizes, lattice_hist=_log_histogram(lat_sizes),
         ccdf=_ccdf(sizes_all.ravel()),
@@ -483,13 +485,6 @@ def _local(N: np.ndarray, Y: np.ndarray, theory: np.ndarray) -> np.ndarray:
     xm, sl = local_slopes(N, np.median(Y, 0))
     _, slt = local_slopes(N, theory)
     return np.stack([xm, -sl, -slt])
-
-
-def _median_interval(x: np.ndarray, n_boot: int, seed: int) -> tuple[float, float, float]:
-    """Median over seeds and its bootstrap 16-84 % interval."""
-    x = np.asarray(x, dtype=float)
-    lo, hi = _boot(lambda idx: float(np.nanmedian(x[idx])), len(x), n_boot, seed)
-    return float(np.nanmedian(x)), lo, hi
 
 
 def claims(result: Result, config: Config) -> list[Claim]:
@@ -530,7 +525,7 @@ def claims(result: Result, config: Config) -> list[Claim]:
             quantity=f"exponent on N ∈ [{lo:g}, {result.N_K:.0f}] (k_br(N) ≤ K)",
             figure="fig-ch5-scaling"))
     for c, what in (("model", "model"), ("data", "data")):
-        m, mlo, mhi = _median_interval(result.finite_rms[c], config.n_boot, 11)
+        m, mlo, mhi = median_interval(result.finite_rms[c], config.n_boot, 11, ignore_nan=True)
         alt = float(np.median(result.continuum_rms[c]))
         out.append(Claim(
             key=f"{c}_finite_k", statement=f"beyond k_br(N) = K the {what} curve follows the "

@@ -1,7 +1,8 @@
-"""Fitters: power laws (with and without offset), bootstrap over seeds, local slopes, and the
-broken power laws of chapter 4 (:mod:`scalinglaws.fit.bnsl`).  Every fit result carries a
-:class:`FitStatus`.
+"""Fitters: power laws (with and without offset), bootstrap over seeds, bootstrap intervals of any
+statistic (:mod:`scalinglaws.fit.bootstrap`), local slopes, and the broken power laws of chapter 4
+(:mod:`scalinglaws.fit.bnsl`).  Every fit result carries a :class:`FitStatus`.
 """
+from .bootstrap import bootstrap_interval, bootstrap_replicates, median_interval, share_interval
 from .powerlaw import (
     BootstrapExponent,
     OffsetPowerLawFit,
@@ -23,10 +24,14 @@ __all__ = [
     "OffsetPowerLawFit",
     "PowerLawFit",
     "bootstrap_exponent",
+    "bootstrap_interval",
+    "bootstrap_replicates",
     "check_finite",
     "check_positive",
     "fit_median",
     "fit_power_law",
     "fit_power_law_offset",
     "local_slopes",
+    "median_interval",
+    "share_interval",
 ]
