@@ -985,8 +985,7 @@ def train_tokens(model: torch.nn.Module, tokens: torch.Tensor, mask: torch.Tenso
         bar = tqdm(bar, desc=desc, leave=False)
     for step in bar:
         for g in opt.param_groups:
-            g["lr"] = lr * min(1.0, (step + 1) / max(warmup_steps, 1)) * 0.5 * (
-                1 + math.cos(math.pi * step / steps))
+            g["lr"] = lr_at(step, steps, lr, "cosine", 0.0, warmup=warmup_steps)
         idx = torch.randint(0, len(tokens), (batch_size,), generator=gen).to(tokens.device)
         t, m = tokens[idx], mask[idx]
         logits = model(t[:, :-1])

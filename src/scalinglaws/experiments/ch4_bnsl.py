@@ -499,17 +499,16 @@ def _double_descent(cfg: Config) -> dict[str, Any]:
     C, W, I = cfg.dd_curves, len(cfg.dd_widths), cfg.dd_inits
     data = [double_descent_data(cfg, c) for c in range(C)]
     cur = np.repeat(np.arange(C), W * I)                       # network -> curve
-
-    def T(i: int) -> torch.Tensor:  # part i of every network's data (X, y, X_test, y_test)
-        return torch.as_tensor(np.stack([d[i] for d in data])[cur], dtype=torch.float32)
-
+    # every network's training inputs, labels, test inputs and test targets
+    X, y, Xt, yt = (torch.as_tensor(np.stack([d[i] for d in data])[cur], dtype=torch.float32)
+                    for i in range(4))
     net = BatchedMLP(np.tile(np.repeat(cfg.dd_widths, I), C), d_in=cfg.dd_d_in, activation="relu",
                      seeds=[torch_seed("ch4-dd", cfg.seeds[0], j) for j in range(len(cur))],
                      dtype=torch.float32)
-    hist = train(net, T(0), T(1), steps=cfg.dd_steps, lr=cfg.dd_lr, schedule="constant",
+    hist = train(net, X, y, steps=cfg.dd_steps, lr=cfg.dd_lr, schedule="constant",
                  desc="double descent")
-    test = np.median(evaluate(net, T(2), T(3)).reshape(C, W, I), 2)
-    tr = np.median(evaluate(net, T(0), T(1)).reshape(C, W, I), 2)
+    test = np.median(evaluate(net, Xt, yt).reshape(C, W, I), 2)
+    tr = np.median(evaluate(net, X, y).reshape(C, W, I), 2)
     x = np.asarray(cfg.dd_widths, float)
     fit = np.arange(W) < cfg.dd_fit_points
     fits = parallel_map(_bench_task, [(x, test[c], fit, (0, 1, 2), cfg.benchmark_starts,
