@@ -534,6 +534,12 @@ def _adam(model: BatchedMLP, lr: float, betas: tuple[float, float], eps: float
 
 
 # ----------------------------------------------------------------------------- proximal L1
+def _penalised(j: int, layers: Sequence[int] | None, biases: bool) -> bool:
+    """Whether parameter ``j`` of a group (weights and biases alternate, layer ``j // 2``) carries
+    the L1 term: the weights of ``layers`` (default all) and, with ``biases``, their biases."""
+    return (layers is None or j // 2 in layers) and (j % 2 == 0 or biases)
+
+
 def proximal_l1(strength: Any, layers: Sequence[int] | None = None, biases: bool = False
                 ) -> Callable[[BatchedMLP, float, torch.optim.Optimizer], None]:
     """A ``post_step`` that adds an exact L1 penalty ``strength_i * sum |W|`` to network i.
@@ -554,7 +560,7 @@ def proximal_l1(strength: Any, layers: Sequence[int] | None = None, biases: bool
             ps = model.group_params(grp)
             lam = lam_all[grp.index].to(dtype=ps[0].dtype, device=ps[0].device).view(-1, 1, 1)
             for j, p in enumerate(ps):
-                if (layers is not None and j // 2 not in layers) or (j % 2 == 1 and not biases):
+                if not _penalised(j, layers, biases):
                     continue
                 st = opt.state.get(p)
                 if not st or "exp_avg_sq" not in st:
@@ -837,12 +843,8 @@ class L1Polish:
 def _penalised_mask(params: Sequence[torch.Tensor], layers: Sequence[int] | None,
                     biases: bool) -> torch.Tensor:
     """Which entries of the flattened parameters (per network) carry the L1 term."""
-    parts = []
-    for j, p in enumerate(params):
-        is_weight, layer = j % 2 == 0, j // 2
-        on = (layers is None or layer in layers) and (is_weight or biases)
-        parts.append(torch.full((p[0].numel(),), bool(on), device=p.device))
-    return torch.cat(parts)
+    return torch.cat([torch.full((p[0].numel(),), _penalised(j, layers, biases), device=p.device)
+                      for j, p in enumerate(params)])
 
 
 def _pseudo_gradient(theta: torch.Tensor, g: torch.Tensor, mu: torch.Tensor,
@@ -978,8 +980,8 @@ def train_tokens(model: torch.nn.Module, tokens: torch.Tensor, mask: torch.Tenso
                          f"got {tuple(mask.shape)}")
     gen = torch.Generator(device="cpu").manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, betas=(0.9, 0.95))
-    bar = range(steps)
-    if progress_enabled(progress if progress is not None else True):
+    bar: Any = range(steps)
+    if progress_enabled() if progress is None else progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(bar, desc=desc, leave=False)
