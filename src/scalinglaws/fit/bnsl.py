@@ -16,6 +16,7 @@ with ``(a, b)`` solved in closed form, and the best few are refined by bounded l
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Sequence
@@ -24,7 +25,7 @@ import numpy as np
 from scipy import optimize
 from scipy.stats import qmc
 
-from .powerlaw import check_positive, fit_power_law, fit_power_law_offset, validate_xy
+from .powerlaw import OffsetPowerLawFit, check_positive, fit_power_law, fit_power_law_offset, validate_xy
 from .status import FitStatus, near_bounds
 
 _TINY = 1e-300
@@ -218,11 +219,15 @@ def fit_bnsl(x: Sequence[float], y: Sequence[float], n_breaks: int = 1, *, n_sta
     order = np.argsort(cost)
 
     # ---- stage 2: bounded least squares on log y from the best distinct starts
+    # least_squares asks for the Jacobian at the point whose residuals it has just computed: the
+    # model's log terms are kept from that call instead of being computed twice
+    terms = _LastCall(lambda theta: _bnsl_log_terms(theta, lx, nb))
+
     def resid(theta: np.ndarray) -> np.ndarray:
-        return bnsl_log_residual(theta, lx, ly, nb)
+        return terms(theta)[1] - ly
 
     def jac(theta: np.ndarray) -> np.ndarray:
-        return bnsl_log_jacobian(theta, lx, nb)
+        return bnsl_log_jacobian(theta, lx, nb, terms=terms(theta))
 
     lb_b, ub_b = math.log10(ymax) - 12, math.log10(ymax) + 6
     lower = np.concatenate([[0.0, lb_b], lo])
@@ -297,23 +302,42 @@ def _bnsl_log_shape(phi: np.ndarray, lx: np.ndarray, nb: int) -> np.ndarray:
     return out
 
 
+class _LastCall:
+    """``f(theta)`` remembered for the last ``theta`` it was called with (an optimiser evaluates
+    residuals and Jacobian at the same point one after the other)."""
+
+    def __init__(self, f):
+        self.f, self.key, self.value = f, None, None
+
+    def __call__(self, theta: np.ndarray):
+        key = np.asarray(theta, float).tobytes()
+        if key != self.key:
+            self.key, self.value = key, self.f(theta)
+        return self.value
+
+
+def _bnsl_log_terms(theta: np.ndarray, lx: np.ndarray, nb: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(log(b g(x)), log(model))`` of a BNSL at ``theta`` (see :func:`bnsl_log_residual`)."""
+    a_, log10b, ph = theta[0], theta[1], theta[2:]
+    L = log10b * math.log(10) + _bnsl_log_shape(ph[None, :], lx, nb)[0]
+    return L, np.logaddexp(math.log(max(a_, _TINY)), L)
+
+
 def bnsl_log_residual(theta: np.ndarray, lx: np.ndarray, ly: np.ndarray, nb: int) -> np.ndarray:
     """Residuals ``log(model) - log y`` of :func:`fit_bnsl`'s refinement.
 
     ``theta = (a, log10 b, c0, c_1..nb, log10 d_1..nb, log10 f_1..nb)`` in units where x is
     normalised by its smallest value (``lx = log(x / x_min)``)."""
-    a_, log10b, ph = theta[0], theta[1], theta[2:]
-    lm = np.logaddexp(math.log(max(a_, _TINY)),
-                      log10b * math.log(10) + _bnsl_log_shape(ph[None, :], lx, nb)[0])
-    return lm - ly
+    return _bnsl_log_terms(theta, lx, nb)[1] - ly
 
 
-def bnsl_log_jacobian(theta: np.ndarray, lx: np.ndarray, nb: int) -> np.ndarray:
-    """Analytic Jacobian of :func:`bnsl_log_residual` with respect to ``theta`` (n, 3 + 3 nb)."""
+def bnsl_log_jacobian(theta: np.ndarray, lx: np.ndarray, nb: int,
+                      terms: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Analytic Jacobian of :func:`bnsl_log_residual` with respect to ``theta`` (n, 3 + 3 nb);
+    ``terms``: :func:`_bnsl_log_terms` at ``theta`` when already computed."""
     ln10 = math.log(10)
-    a_, log10b, ph = theta[0], theta[1], theta[2:]
-    L = log10b * ln10 + _bnsl_log_shape(ph[None, :], lx, nb)[0]
-    lm = np.logaddexp(math.log(max(a_, _TINY)), L)
+    ph = theta[2:]
+    L, lm = terms if terms is not None else _bnsl_log_terms(theta, lx, nb)
     w = np.exp(L - lm)                      # e^L / m
     J = np.empty((len(lx), len(theta)))
     J[:, 0] = np.exp(-lm)                   # d/da
@@ -369,10 +393,22 @@ def fit_m1(x: Sequence[float], y: Sequence[float]) -> BaselineFit:
     return _with_rmsle(fit, x, y)
 
 
+@functools.lru_cache(maxsize=8)
+def _offset_power_law_of(xb: bytes, yb: bytes) -> OffsetPowerLawFit:
+    return fit_power_law_offset(np.frombuffer(xb), np.frombuffer(yb), exponent_bounds=(0.0, 5.0),
+                                n_starts=3)
+
+
+def _offset_power_law(x: np.ndarray, y: np.ndarray) -> OffsetPowerLawFit:
+    """M2's fit, which M4 starts from: computed once per data set when both are fitted."""
+    return _offset_power_law_of(np.ascontiguousarray(x, float).tobytes(),
+                                np.ascontiguousarray(y, float).tobytes())
+
+
 def fit_m2(x: Sequence[float], y: Sequence[float]) -> BaselineFit:
     """M2: ``eps = eps_inf + beta x^-c`` (a power law plus a limit)."""
     x, y = _validate_xy(x, y, 3, "M2")
-    f = fit_power_law_offset(x, y, exponent_bounds=(0.0, 5.0), n_starts=3)
+    f = _offset_power_law(x, y)
     fit = BaselineFit("M2", {"eps_inf": f.offset, "beta": f.prefactor, "c": f.exponent}, 0.0,
                       f.status, status_message=f.status_message)
     return _with_rmsle(fit, x, y)
@@ -441,13 +477,17 @@ def fit_m4(x: Sequence[float], y: Sequence[float]) -> BaselineFit:
     def unpack(t: np.ndarray) -> tuple[float, float, float, float, float]:
         return m4_unpack(t, ymin, ymax)
 
+    # the implicit equation is solved once per point: the Jacobian is asked for where the
+    # residuals were just computed
+    solve = _LastCall(lambda t: _m4_solve(xs, *unpack(t)))
+
     def resid(t: np.ndarray) -> np.ndarray:
-        return m4_log_residual(t, xs, ly, ymin, ymax)
+        return m4_log_residual(t, xs, ly, ymin, ymax, e=solve(t))
 
     def jac(t: np.ndarray) -> np.ndarray:
-        return m4_log_jacobian(t, xs, ymin, ymax)
+        return m4_log_jacobian(t, xs, ymin, ymax, e=solve(t))
 
-    m2 = fit_power_law_offset(x, y, exponent_bounds=(0.0, 5.0), n_starts=3)
+    m2 = _offset_power_law(x, y)
     if m2.converged:
         frac0, c_m2 = min(max(m2.offset / ymin, 0.0), 0.99), m2.exponent
         logbeta0 = math.log(max(m2.prefactor, _TINY)) - m2.exponent * math.log(x_ref)
@@ -499,19 +539,22 @@ def m4_unpack(t: np.ndarray, ymin: float, ymax: float) -> tuple[float, float, fl
     return frac_inf * ymin, ymax * (1.0 + math.exp(log_e0_excess)), alpha, math.exp(logbeta), c
 
 
-def m4_log_residual(t: np.ndarray, xs: np.ndarray, ly: np.ndarray, ymin: float, ymax: float
-                    ) -> np.ndarray:
-    """Residuals ``log(M4) - log y`` of :func:`fit_m4` (``xs = x / x_min``)."""
-    pred = _m4_solve(xs, *m4_unpack(t, ymin, ymax))
+def m4_log_residual(t: np.ndarray, xs: np.ndarray, ly: np.ndarray, ymin: float, ymax: float,
+                    e: np.ndarray | None = None) -> np.ndarray:
+    """Residuals ``log(M4) - log y`` of :func:`fit_m4` (``xs = x / x_min``); ``e``: the model's
+    values at ``t`` when already solved for."""
+    pred = _m4_solve(xs, *m4_unpack(t, ymin, ymax)) if e is None else e
     return np.log(np.maximum(pred, _TINY)) - ly
 
 
-def m4_log_jacobian(t: np.ndarray, xs: np.ndarray, ymin: float, ymax: float) -> np.ndarray:
+def m4_log_jacobian(t: np.ndarray, xs: np.ndarray, ymin: float, ymax: float,
+                    e: np.ndarray | None = None) -> np.ndarray:
     """Jacobian of :func:`m4_log_residual` by the implicit-function theorem:
     ``F(e, θ) = log(e - ε∞) - α log(ε0 - e) - log β + c log x = 0`` gives
     ``de/dθ = -F_θ / F_e`` and ``d log e / dθ = (de/dθ) / e``."""
     eps_inf, eps_0, alpha, beta, c = m4_unpack(t, ymin, ymax)
-    e = _m4_solve(xs, eps_inf, eps_0, alpha, beta, c)
+    if e is None:
+        e = _m4_solve(xs, eps_inf, eps_0, alpha, beta, c)
     lo_gap = np.maximum(e - eps_inf, _TINY)
     hi_gap = np.maximum(eps_0 - e, _TINY)
     Fe = 1.0 / lo_gap + alpha / hi_gap
