@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine:
 #   make book  -- create .venv, install, execute and render the book to _build/html
-#   make test  -- create .venv if missing, unit tests, execute every chapter under nbmake, build -W
+#   make test  -- create .venv if missing, lint, unit tests and every chapter (nbmake), build -W
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -21,13 +21,14 @@ STEP := .ci/step
 export BOOK_PROGRESS ?= 0
 export PYTHONUNBUFFERED := 1
 
-.PHONY: all venv test lint unit notebooks-exec book html notebooks bench clean help
+.PHONY: all venv test lint unit convert notebooks-exec after-chapters checks book html notebooks bench clean help
 
 all: help
 
 help:
 	@echo "make book   - create .venv, install, execute and render the book to _build/html"
-	@echo "make test   - lint, unit tests, execute every chapter under nbmake, build the HTML with -W"
+	@echo "make test   - lint, unit tests and every chapter (nbmake) in one session, build the HTML -W"
+	@echo "make unit   - unit tests only;  make notebooks-exec - execute the book's pages only"
 	@echo "make notebooks - regenerate the Colab copies book/*.ipynb of every executable page"
 	@echo "make bench  - run the benchmarks in bench/"
 
@@ -50,22 +51,36 @@ unit: venv
 	@$(STEP) "unit tests (pytest tests/, $(JOBS) workers)" env $(PAR) $(PY) -m pytest tests -q \
 	  -n $(JOBS) --dist worksteal --durations=15
 
-notebooks-exec: venv
+NBMAKE := --nbmake --overwrite --nbmake-timeout=900 -p no:cacheprovider
+
+convert: venv
 	@rm -rf $(NB_DIR) && mkdir -p $(NB_DIR)
 	@$(STEP) "convert chapters (jupytext)" bash -c 'set -e; for f in $(NOTEBOOKS); do \
 	  $(VENV)/bin/jupytext --quiet --to ipynb -o $(NB_DIR)/$$(basename $$f .md).ipynb $$f; done'
-	@$(STEP) "execute chapters (pytest --nbmake, $(JOBS) workers)" env $(PAR) $(PY) -m pytest \
-	  --nbmake --overwrite --nbmake-timeout=900 -q -p no:cacheprovider --durations=0 -n $(JOBS) \
-	  $(patsubst book/%.md,$(NB_DIR)/%.ipynb,$(CHAPTER_NBS))
-	@$(STEP) "execute the pages that read the chapters" $(PY) -m pytest --nbmake --overwrite \
-	  --nbmake-timeout=900 -q -p no:cacheprovider --durations=0 \
+
+# the pages that read the chapters' results, then every executed page into the jupyter cache
+after-chapters:
+	@$(STEP) "execute the pages that read the chapters" $(PY) -m pytest $(NBMAKE) -q --durations=0 \
 	  $(patsubst book/%.md,$(NB_DIR)/%.ipynb,$(AFTER_NBS))
 	@$(STEP) "store outputs in the jupyter cache" $(PY) .ci/cache_notebooks.py $(JCACHE) $(NB_DIR) $(NOTEBOOKS)
+
+notebooks-exec: convert
+	@$(STEP) "execute chapters (pytest --nbmake, $(JOBS) workers)" env $(PAR) $(PY) -m pytest \
+	  $(NBMAKE) -q --durations=0 -n $(JOBS) $(patsubst book/%.md,$(NB_DIR)/%.ipynb,$(CHAPTER_NBS))
+	@$(MAKE) --no-print-directory after-chapters
+
+# unit tests and chapters in one session: the two workers share out all of it (longest first,
+# see tests/conftest.py), so neither waits for the other's last item
+checks: convert
+	@$(STEP) "unit tests and chapters (pytest, $(JOBS) workers)" env $(PAR) $(PY) -m pytest \
+	  tests $(patsubst book/%.md,$(NB_DIR)/%.ipynb,$(CHAPTER_NBS)) $(NBMAKE) -q -n $(JOBS) \
+	  --dist worksteal --durations=25
+	@$(MAKE) --no-print-directory after-chapters
 
 html: venv
 	@$(STEP) "build HTML (jb build -W)" $(VENV)/bin/jb build . -W --keep-going
 
-test: lint unit notebooks-exec html
+test: lint checks html
 	@test -f _build/html/index.html
 	@echo "make test: all steps passed"
 

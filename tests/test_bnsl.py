@@ -135,7 +135,7 @@ def test_data_loaders_and_download_parser():
     assert csv.splitlines()[1] == "160,2.1,fit" and len(csv.splitlines()) == 4
 
 
-@pytest.mark.slow
+@pytest.mark.slow(chapter="ch4_bnsl")
 def test_fast_config_other_seeds():
     from scalinglaws.claims import assert_verdicts
     from scalinglaws.experiments import ch4_bnsl as ch4

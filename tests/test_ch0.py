@@ -6,7 +6,7 @@ from scalinglaws.claims import assert_verdicts
 from scalinglaws.experiments import ch0_measuring as ch0
 
 
-@pytest.mark.slow
+@pytest.mark.slow(chapter="ch0_measuring")
 def test_fast_config_other_seeds():
     cfg = ch0.Config.fast(seeds=(101, 102, 103, 104))
     r = ch0.run(cfg)

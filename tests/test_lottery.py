@@ -64,7 +64,7 @@ def test_config_errors_name_the_field():
         Config.fast(ablate_keep=(2, 128))
 
 
-@pytest.mark.slow
+@pytest.mark.slow(chapter="ch3_lottery_tickets")
 def test_claims_on_other_seeds():
     from scalinglaws.claims import assert_verdicts
 

@@ -137,7 +137,7 @@ def test_lattice_tau_2d():
     assert fit_fisher_tau(sizes) == pytest.approx(187 / 91, abs=0.15)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(chapter="ch5_data_distribution")
 def test_fast_config_other_seeds():
     from scalinglaws.claims import assert_verdicts
     from scalinglaws.experiments import ch5_data_distribution as ch5

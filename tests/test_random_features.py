@@ -59,7 +59,7 @@ def test_digits_load_without_download():
     np.testing.assert_allclose(np.linalg.norm(X, axis=1), 1.0)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(chapter="ch2_explaining")
 def test_fast_config_other_seeds():
     from scalinglaws.claims import assert_verdicts
     from scalinglaws.experiments import ch2_explaining as ch2

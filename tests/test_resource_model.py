@@ -86,7 +86,7 @@ def test_l1_norm_follows_the_penalty():
     assert np.allclose(l1_norm(m, "all"), W1 + b1 + W2 + b2)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(chapter="ch1_resource_model")
 def test_claims_on_other_seeds():
     from scalinglaws.claims import assert_verdicts
     from scalinglaws.experiments import ch1_resource_model as ch1
