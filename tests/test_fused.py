@@ -177,7 +177,8 @@ def test_compile_backend_equals_eager(monkeypatch):
 def test_cpu_kernel_is_built_once_and_cached(tmp_path, monkeypatch):
     monkeypatch.setenv("BOOK_KERNEL_DIR", str(tmp_path))
     k = fused._CpuKernel()
-    assert k.available() and k.build_seconds > 0 and k.supports(1, 1) and not k.supports(9, 1)
+    assert k.available() and k.build_seconds > 0 and k.supports(1, 1, "silu") and k.supports(5, 1, "relu")
+    assert not k.supports(9, 1, "relu") and not k.supports(5, 1, "tanh")
     k2 = fused._CpuKernel()
     assert k2.available() and k2.build_seconds == 0  # loaded from the cache
     assert len(list(tmp_path.glob("fused_mlp1-*.so"))) == 1

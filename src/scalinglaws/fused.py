@@ -306,12 +306,13 @@ class _CpuKernel:
             fn = getattr(lib, name)
             fn.argtypes = [i64, i64, i64, i64, i64, i32, real, i32] + [vp] * 12 + [i32]
             fn.restype = i32
-        lib.fused_mlp1_supports.argtypes = [i64, i64]
+        lib.fused_mlp1_supports.argtypes = [i64, i64, i32]
         lib.fused_mlp1_supports.restype = i32
         self.lib = lib
 
-    def supports(self, d_in: int, d_out: int) -> bool:
-        return self.lib is not None and bool(self.lib.fused_mlp1_supports(d_in, d_out))
+    def supports(self, d_in: int, d_out: int, act: str) -> bool:
+        return (self.lib is not None and act in _ACT_CODES
+                and bool(self.lib.fused_mlp1_supports(d_in, d_out, _ACT_CODES[act])))
 
     @staticmethod
     def prepare(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor):
@@ -346,4 +347,4 @@ def cpu_kernel_applies(W1: torch.Tensor, W2: torch.Tensor, act: str) -> bool:
     return (W1.device.type == "cpu" and W1.dtype in (torch.float32, torch.float64)
             and act in _ACT_CODES
             and os.environ.get(BACKEND_ENV, "").strip().lower() != "compile"
-            and cpu_kernel.available() and cpu_kernel.supports(W1.shape[1], W2.shape[2]))
+            and cpu_kernel.available() and cpu_kernel.supports(W1.shape[1], W2.shape[2], act))

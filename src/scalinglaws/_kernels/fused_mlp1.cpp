@@ -192,6 +192,10 @@ static int dispatch(int64_t G, int64_t n, int64_t N, int64_t d_in, int64_t d_out
     }
 #define ACTS(A, B) CASE(A, B, SILU) CASE(A, B, RELU) CASE(A, B, LEAKY_RELU) CASE(A, B, TANH)
     ACTS(1, 1) ACTS(2, 1) ACTS(3, 1) ACTS(4, 1) ACTS(1, 2) ACTS(2, 2)
+    // wider inputs (the random-feature teachers of chapters 2 and 4): ReLU and SiLU only, to
+    // keep the build short
+    CASE(5, 1, RELU) CASE(6, 1, RELU) CASE(7, 1, RELU) CASE(8, 1, RELU)
+    CASE(5, 1, SILU) CASE(6, 1, SILU) CASE(7, 1, SILU) CASE(8, 1, SILU)
 #undef ACTS
 #undef CASE
     return 1;  // dimensions without an instantiation: the caller uses another backend
@@ -200,9 +204,12 @@ static int dispatch(int64_t G, int64_t n, int64_t N, int64_t d_in, int64_t d_out
 }  // namespace
 
 extern "C" {
-// input and output dimensions this build handles (d_in, d_out pairs), for the Python side
-int fused_mlp1_supports(int64_t d_in, int64_t d_out) {
-    return (d_out == 1 && d_in >= 1 && d_in <= 4) || (d_out == 2 && d_in >= 1 && d_in <= 2);
+// whether this build has an instantiation for (d_in, d_out, act), for the Python side
+int fused_mlp1_supports(int64_t d_in, int64_t d_out, int act) {
+    const bool any_act = act >= SILU && act <= TANH;
+    if ((d_out == 1 && d_in >= 1 && d_in <= 4) || (d_out == 2 && d_in >= 1 && d_in <= 2))
+        return any_act;
+    return d_out == 1 && d_in >= 5 && d_in <= 8 && (act == RELU || act == SILU);
 }
 
 int fused_mlp1_f32(int64_t G, int64_t n, int64_t N, int64_t d_in, int64_t d_out, int act,
