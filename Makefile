@@ -34,13 +34,15 @@ help:
 
 venv: $(VENV)/.installed
 
-#: modules are byte-compiled when first imported instead of all at install time
+# one pip run for torch and the rest; the modules are then byte-compiled on all cores (pip does it
+# on one); compileall's failures are ignored as pip ignores them (files written for newer Pythons)
 $(VENV)/.installed: pyproject.toml
 	@$(STEP) "create venv and install" bash -c '\
 	  set -e; \
 	  [ -x $(PY) ] || $(PYTHON) -m venv $(VENV); \
-	  $(PY) -m pip install -q --disable-pip-version-check "$(TORCH)"; \
-	  $(PY) -m pip install -q --disable-pip-version-check -e ".[book,test]"; \
+	  $(PY) -m pip install -q --disable-pip-version-check --no-compile "$(TORCH)" -e ".[book,test]"; \
+	  $(PY) -m compileall -q -j 0 $$($(PY) -c "import sysconfig; print(sysconfig.get_paths()[\"purelib\"])") \
+	    >/dev/null 2>&1 || true; \
 	  $(PY) -m ipykernel install --prefix $(VENV) --name python3 >/dev/null'
 	@touch $@
 
