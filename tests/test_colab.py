@@ -30,6 +30,12 @@ def test_package_data_includes_the_kernel_source():
 COLAB_WHEELS = ("numpy", "scipy", "matplotlib", "tqdm", "scikit-learn", "ipykernel", "torch")
 
 
+def _run(cmd, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    assert r.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
+    return r
+
+
 def _requirement_closure(names):
     """The installed distributions ``names`` need (their requirements, recursively; extras left
     out), as {canonical name: distribution} of this environment."""
@@ -59,10 +65,10 @@ def colab_environment(venv: Path, wheels=COLAB_WHEELS) -> Path:
     exactly this set."""
     from packaging.utils import canonicalize_name
 
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    _run([sys.executable, "-m", "venv", str(venv)])
     py = venv / "bin" / "python"
-    site = Path(subprocess.run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                               check=True, capture_output=True, text=True).stdout.strip())
+    site = Path(_run([str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"])
+                .stdout.strip())
     own = {canonicalize_name(d.metadata["Name"]) for d in metadata.distributions(path=[str(site)])}
     here = Path(sysconfig.get_paths()["purelib"])
     for name, dist in _requirement_closure(wheels).items():
@@ -73,12 +79,6 @@ def colab_environment(venv: Path, wheels=COLAB_WHEELS) -> Path:
             if src.exists() and not (site / top).exists():
                 (site / top).symlink_to(src if src.is_absolute() else here / top)
     return py
-
-
-def _run(cmd, **kw):
-    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
-    assert r.returncode == 0, f"{' '.join(map(str, cmd))} failed:\n{r.stdout[-2000:]}\n{r.stderr[-3000:]}"
-    return r
 
 
 def test_colab_environment_holds_only_what_was_asked(tmp_path):
