@@ -18,3 +18,5 @@ def test_full_mode_smoke(chapter):
     assert all(c.chapter == chapter for c in claims)
     for c in claims:  # verdicts at toy sizes mean nothing, but they must be computable
         assert str(c.verdict) in ("reproduced", "not reproduced", "inconclusive"), c.key
+    # every claim proper has its controls (tests/test_controls.py); consistency checks have none
+    assert {c.key for c in claims if c.kind == "claim"} == set(mod.CONTROLS)

@@ -29,17 +29,32 @@ def make(**kw):
     return Claim(**base)
 
 
-def converged_ladder(**kw):
-    return Ladder("exponent", (1000, 2000, 4000), (0.9, 1.0, 1.01), tolerance=0.05, **kw)
+def settled_ladder(values=(0.9, 1.0, 1.01, 1.02), **kw):
+    n = len(values)
+    return Ladder("exponent", tuple(1000 * 2 ** i for i in range(n)), values,
+                  tuple((v - 0.02, v + 0.02) for v in values), **kw)
+
+
+@pytest.mark.parametrize("interval, verdict", [
+    ((1.0, 1.04), Verdict.REPRODUCED),            # inside the band
+    ((0.72, 0.8), Verdict.NOT_REPRODUCED),        # below it
+    ((1.15, 1.2), Verdict.NOT_REPRODUCED),        # above it
+    ((0.85, 0.95), Verdict.INCONCLUSIVE),         # straddles the lower edge
+    ((1.05, 1.15), Verdict.INCONCLUSIVE),         # straddles the upper edge
+    ((0.8, 1.2), Verdict.INCONCLUSIVE),           # wider than the band, centred on it
+    ((0.9, 1.1), Verdict.REPRODUCED),             # exactly the band (edges count as inside)
+])
+def test_every_branch_of_the_verdict_rule(interval, verdict):
+    c = make(measured=sum(interval) / 2, interval=interval)
+    assert c.verdict is verdict, c.reason
+    word = {Verdict.REPRODUCED: "inside", Verdict.NOT_REPRODUCED: "outside",
+            Verdict.INCONCLUSIVE: "straddles"}[verdict]
+    assert word in c.reason
 
 
 def test_verdicts_follow_the_interval():
-    assert make().verdict is Verdict.REPRODUCED
-    assert make(measured=0.76, interval=(0.72, 0.8)).verdict is Verdict.NOT_REPRODUCED
     assert make(measured=0.76, interval=(0.72, 0.8)).matches_alternative
-    assert make(measured=0.92, interval=(0.85, 0.95)).verdict is Verdict.INCONCLUSIVE
-    # a point estimate inside the band with an interval wider than the band is not enough
-    assert make(measured=1.0, interval=(0.8, 1.2)).verdict is Verdict.INCONCLUSIVE
+    assert not make(measured=1.17, interval=(1.15, 1.2)).matches_alternative
     assert make(measured=math.nan, interval=(math.nan, math.nan)).verdict is Verdict.INCONCLUSIVE
 
 
@@ -54,32 +69,68 @@ def test_tolerance_must_be_below_half_the_gap():
         tolerance_from_gap(1.0, 0.76, fraction=0.5)
 
 
-def test_trained_claims_need_a_converged_ladder():
+def test_trained_claims_need_a_ladder_of_the_claimed_quantity():
     with pytest.raises(ClaimError, match="ladder"):
         make(trained=True)
-    moving = Ladder("exponent", (1000, 2000, 4000), (0.6, 0.8, 1.0), tolerance=0.05)
-    assert not moving.converged and moving.drift == pytest.approx(0.2)
-    c = make(trained=True, ladder=moving)
-    # measured right on the paper's value, but still moving with the budget
-    assert c.verdict is Verdict.INCONCLUSIVE and "still moving" in c.reason
-    with pytest.raises(VerdictMismatch, match="inconclusive"):
-        assert_verdicts([c])          # an unconverged claim recorded as reproduced is rejected
-    ok = make(trained=True, ladder=converged_ladder())
+    with pytest.raises(ClaimError, match="last rung"):    # the ladder must end at the measurement
+        make(trained=True, ladder=settled_ladder((0.9, 1.0, 1.01, 1.05)))
+    ok = make(trained=True, ladder=settled_ladder())
     assert ok.verdict is Verdict.REPRODUCED
     assert_verdicts([ok])
 
 
-def test_ladder_drift_per_doubling():
-    lad = Ladder("x", (1000, 4000), (1.0, 1.2), tolerance=0.05)
-    assert lad.drift == pytest.approx(0.1)  # 0.2 over two doublings
-    rel = Ladder("loss", (1000, 2000), (1e-4, 1.04e-4), tolerance=0.05, relative=True)
-    assert rel.drift == pytest.approx(0.04) and rel.converged
+@pytest.mark.parametrize("values, intervals, why", [
+    ((0.6, 0.8, 1.02), None, "last doubling moves it"),                 # still climbing
+    ((1.01, 1.02), None, "only 2 rungs"),                               # too short
+    ((0.9, 1.0, 1.01, 1.02), ((0.8, 1), (0.9, 1.1), (0.95, 1.0), (1.01, 1.03)), "do not overlap"),
+    ((0.71, 1.00, 0.86, 0.87, 1.02), None, "last doubling"),              # the pattern
+    ((0.9, 1.15, 1.03, 1.02), None, "turns"),                           # a turn, one small step
+])
+def test_unsettled_ladders_give_inconclusive(values, intervals, why):
+    n = len(values)
+    iv = intervals or tuple((v - 0.02, v + 0.02) for v in values)
+    lad = Ladder("SiLU exponent α", tuple(1600 * 2 ** i for i in range(n)), values, iv)
+    assert not lad.settled(0.1) and why in lad.unsettled_because(0.1)
+    c = make(measured=values[-1], interval=iv[-1], trained=True, ladder=lad)
+    # measured right on the paper's value, but the ladder has not settled
+    assert c.verdict is Verdict.INCONCLUSIVE
+    assert "does not settle" in c.reason and lad.path() in c.reason
+    with pytest.raises(VerdictMismatch, match="inconclusive"):
+        assert_verdicts([c])          # an unsettled claim recorded as reproduced is rejected
+
+
+def test_the_reason_names_a_path_through_the_paper_value():
+    lad = Ladder("α", (1600, 3200, 6400), (0.71, 1.00, 0.86),
+                 ((0.52, 0.75), (0.92, 1.08), (0.79, 0.94)))
+    c = make(measured=0.86, interval=(0.79, 0.94), trained=True, ladder=lad,
+             expected=Verdict.INCONCLUSIVE)
+    assert "0.710, 1.000, 0.860 at 1600, 3200, 6400 steps" in c.reason
+    assert "passes through the paper's value" in c.reason
+
+
+def test_settled_uses_a_quarter_of_the_claims_tolerance():
+    lad = settled_ladder((0.9, 1.0, 1.01, 1.034))   # last step 0.024 per doubling
+    assert lad.settled(0.1)                         # 0.024 < 0.025
+    assert not lad.settled(0.09)                    # 0.024 > 0.0225
+    assert lad.drift == pytest.approx(0.024)
+    two = Ladder("x", (1000, 4000, 16000), (1.0, 1.2, 1.21), ((1, 1), (1.2, 1.2), (1.2, 1.3)))
+    assert two.steps() == pytest.approx([0.1, 0.005])   # change per doubling
     with pytest.raises(ClaimError):
-        Ladder("x", (2000, 1000), (1.0, 1.0), tolerance=0.1)
+        Ladder("x", (2000, 1000), (1.0, 1.0), ((1, 1), (1, 1)))
+    with pytest.raises(ClaimError, match="interval"):
+        Ladder("x", (1000, 2000), (1.0, 1.0), ((1, 1),))
     seen = []
-    lad = budget_ladder(lambda T: seen.append(T) or 1.0 / T, (100, 200, 400), quantity="q",
-                        tolerance=0.01)
-    assert seen == [100, 200, 400] and lad.converged
+    lad = budget_ladder(lambda T: seen.append(T) or (1.0 / T, 0.5 / T, 2.0 / T), (100, 200, 400),
+                        quantity="q")
+    assert seen == [100, 200, 400] and lad.settled(0.02) and not lad.settled(0.01)
+
+
+def test_consistency_checks_are_not_counted():
+    a = make(key="a")
+    b = make(key="b", kind="consistency")
+    assert counts([a, b]) == {"reproduced": 1, "not reproduced": 0, "inconclusive": 0}
+    with pytest.raises(ClaimError, match="kind"):
+        make(kind="demo")
 
 
 def test_assert_verdicts_reports_every_changed_outcome():

@@ -30,27 +30,30 @@ def test_exact_pair_matches_its_taylor_residual():
     assert exact_pair_mse(Config.fast()) < 1e-11
 
 
-def test_ablation_of_a_network_of_exact_tickets():
-    """Neurons that are exact tickets (scaled copies of one pair): any two mirror neurons kept with
-    a refitted readout fit x^2 as well as the pair does, so the ablated error is tiny for all k."""
+def test_ensemble_test_of_a_network_of_identical_exact_tickets():
+    """A trained-network path of the ensemble test: a width-16 network made of 8 copies of the
+    exact ticket (w = +-0.05, b = 0, readout 2 / (8 w^2)).  Every ticket is the same function,
+    so their errors are one shared bias: the error of k pairs kept (readout rescaled by 8 / k)
+    is the same for every k, and the fitted exponent is ~0, the alternative's value."""
     from scalinglaws.experiments.common import Run
     from scalinglaws.models import BatchedMLP
 
-    cfg = Config.fast(widths=(4, 8, 16), fit_min=4, seeds=tuple(range(4)), ablate_keep=(4, 8), ablate_draws=2,
-                      n_train=512, n_test=1001)
+    cfg = Config.fast(widths=(4, 8, 16), fit_min=4, seeds=tuple(range(4)), ablate_keep=(1, 2, 4, 8),
+                      ablate_draws=2, n_train=512, n_test=1001)
     run = Run.start(Config, cfg)
     model = BatchedMLP([16] * 4, activation="silu", dtype=torch.float64)
-    grp = model.groups[0]
-    W1, b1, W2, b2 = model.group_params(grp)
+    W1, b1, W2, b2 = model.group_params(model.groups[0])
+    w = 0.05
     with torch.no_grad():
-        W1.copy_(torch.tensor([0.01, -0.01] * 8, dtype=torch.float64).view(1, 1, 16).expand_as(W1))
+        W1.copy_(torch.tensor([w, -w] * 8, dtype=torch.float64).view(1, 1, 16).expand_as(W1))
         b1.zero_()
-    data = ch3._data(cfg, run)
-    mse = ch3._ablate(cfg, run, model, data, seed=0)
-    assert mse.shape == (2,)
-    # features silu(+-0.01 x) only: the kept set always holds both signs with probability < 1,
-    # so the median is what a pair achieves (~1e-9), far below a single neuron's error (~1)
-    assert np.all(mse < 1e-5)
+        W2.fill_(2.0 / (8 * w ** 2))
+        b2.zero_()
+    mse = ch3._ensemble(cfg, model, ch3._data(cfg, run), seed=0)
+    assert mse.shape == (4, 4)
+    assert np.allclose(mse, mse[:, :1], rtol=1e-9)          # the same error for every k
+    assert 0 < mse[0, 0] < 1e-3                              # the ticket's own x^4 error
+    assert abs(ch3.ensemble_slope(cfg.ablate_keep, mse)[0]) < 1e-6
 
 
 def test_config_errors_name_the_field():

@@ -140,3 +140,25 @@ def test_tiny_transformer_is_causal_and_trains():
         train_tokens(model, t, m[:, :-1], steps=1, batch_size=4, lr=1e-3)
     with pytest.raises(ValueError, match="multiple of n_heads"):
         TinyTransformer(10, 13, d_model=10, n_heads=3)
+
+
+def test_learning_rate_schedules_against_hand_computed_values():
+    """lr_at: the cosine decays from lr to lr * final_factor (its floor), the exponential decay
+    likewise, the warm-up rises linearly; values computed by hand."""
+    import math
+
+    from scalinglaws.train import lr_at
+
+    lr, f, T = 1e-2, 1e-3, 101
+    assert lr_at(0, T, lr, "cosine", f) == pytest.approx(lr)
+    assert lr_at(T - 1, T, lr, "cosine", f) == pytest.approx(lr * f)          # the floor
+    assert lr_at(50, T, lr, "cosine", f) == pytest.approx(lr * (f + (1 - f) * 0.5))
+    assert lr_at(25, T, lr, "cosine", f) == pytest.approx(
+        lr * (f + (1 - f) * 0.5 * (1 + math.cos(math.pi / 4))))
+    assert lr_at(T - 1, T, lr, "exp", f) == pytest.approx(lr * f)
+    assert lr_at(50, T, lr, "exp", f) == pytest.approx(lr * math.sqrt(f))
+    assert lr_at(70, T, lr, "constant", f) == lr
+    assert lr_at(4, T, lr, "cosine", f, warmup=10) == pytest.approx(lr * 5 / 10)
+    assert lr_at(T - 1, T, lr, "cosine", f, warmup=10) == pytest.approx(lr * f)
+    with pytest.raises(ValueError, match="schedule"):
+        lr_at(0, T, lr, "linear", f)

@@ -63,13 +63,23 @@ def glue_many(prefix: str, values: Mapping[str, Any]) -> None:
 
 
 def show_claims(claims: Sequence[Any], *, chapter_links: bool = False):
-    """The claims table of a chapter (or of the whole book) as HTML."""
+    """The claims table of a chapter (or of the whole book) as HTML, each claim with the test
+    that holds its two controls; the consistency checks follow in a table of their own (they
+    are not claims and are not counted)."""
     from IPython.display import HTML
 
-    from .claims import table_html
+    from .claims import Scorecard, consistency_checks, paper_claims, table_html
 
     link = None
     if chapter_links:
         def link(c):  # noqa: E306 - a tiny local helper
             return f"{c.chapter}.html" + (f"#{c.figure}" if c.figure else "")
-    return HTML(table_html(list(claims), link=link, show_chapter=chapter_links))
+    claims = list(claims)
+    out = table_html(paper_claims(claims), link=link, show_chapter=chapter_links,
+                     controls=Scorecard.control_test)
+    checks = consistency_checks(claims)
+    if checks:
+        out += ("<p><b>Consistency checks</b>: computed and shown, but not claims of the paper "
+                "(no planted input can fail them for the right reason), so not counted.</p>"
+                + table_html(checks, link=link, show_chapter=chapter_links))
+    return HTML(out)

@@ -11,13 +11,20 @@ The verdict is *computed*, never typed:
 * ``reproduced``      -- the whole measured interval lies within ``tolerance`` of the paper's value;
 * ``not reproduced``  -- the whole measured interval lies farther than ``tolerance`` from it;
 * ``inconclusive``    -- the interval straddles the edge, or the measurement comes from trained
-  networks whose budget ladder (:class:`Ladder`) shows it still moving.
+  networks whose budget ladder (:class:`Ladder`) has not settled (the reason gives its path).
+
+Every claim has two **controls** in the tests (``CONTROLS`` in its chapter's module names them):
+an input built so that the paper's statement is true (it must read reproduced) and one built so
+that the alternative is (it must read not reproduced), each sent through the chapter's own
+statistic and ``claims()``.  A quantity for which no such input can be built is a **consistency
+check** (``kind="consistency"``): shown apart, not counted among the claims.
 
 Rules enforced on construction (a :class:`ClaimError` names the claim):
 
 * the tolerance is smaller than half the gap between the paper's value and the alternative, so a
   measurement cannot be within tolerance of both -- the check can tell them apart;
-* a claim measured on trained networks carries a budget ladder.
+* a claim measured on trained networks carries a budget ladder of the claimed quantity itself,
+  whose last rung is the claim's measurement.
 
 A chapter asserts ``verdict == expected`` for each of its claims with :func:`assert_verdicts`, so a
 changed outcome stops the build; a claim that does not hold is recorded as ``not reproduced``,
@@ -50,73 +57,120 @@ class ClaimError(ValueError):
 
 
 # ----------------------------------------------------------------------------- budget ladders
+#: a ladder is settled when its last doubling moves the quantity by less than this fraction of
+#: the claim's tolerance (and the last two intervals overlap); see :meth:`Ladder.settled`
+SETTLE_FRACTION = 0.25
+#: fewest rungs a settled ladder has: two rungs show one step, not whether the steps shrink
+MIN_RUNGS = 3
+
+
 @dataclass(frozen=True)
 class Ladder:
-    """A fitted quantity measured at training budgets ``T, 2T, 4T, ...`` (same seeds).
+    """The claimed quantity itself, measured at training budgets ``T, 2T, 4T, ...`` (same seeds),
+    with its interval at each rung.  The last rung is the claim's measurement.
 
-    ``drift`` is how much the quantity moves per doubling of the budget between the last two
-    rungs (absolute, or relative when ``relative``); the ladder has **converged** when that drift is
-    at most ``tolerance``.  A trained-network claim is ``inconclusive`` unless its ladder converged.
+    The rule for **settled**, stated once (:meth:`settled`), for a claim of tolerance ``tol``:
+
+    * at least :data:`MIN_RUNGS` rungs;
+    * the last doubling moves the quantity by less than ``SETTLE_FRACTION * tol``;
+    * the last two rungs' intervals overlap;
+    * a non-monotone ladder (its steps change sign) needs the step before the last to be small
+      as well: one small last step after a turn is not convergence.
+
+    A trained-network claim is reproduced or not reproduced only from a settled ladder.
     """
 
-    quantity: str                   # what was measured, e.g. "SiLU exponent alpha"
-    budgets: tuple[float, ...]      # training budgets (steps), increasing
+    quantity: str                   # what was measured, e.g. "SiLU exponent α"
+    budgets: tuple[float, ...]      # training budgets, increasing (doubling)
     values: tuple[float, ...]       # the quantity at each budget
-    tolerance: float                # largest drift per doubling that counts as converged
-    relative: bool = False          # drift as a fraction of the value (e.g. medians of losses)
+    intervals: tuple[tuple[float, float], ...]  # its interval at each budget
     unit: str = "steps"
 
     def __post_init__(self) -> None:
         b = tuple(float(v) for v in np.asarray(self.budgets, float).ravel())
         v = tuple(float(x) for x in np.asarray(self.values, float).ravel())
+        iv = np.asarray(self.intervals, float)
         object.__setattr__(self, "budgets", b)
         object.__setattr__(self, "values", v)
         if len(b) < 2 or len(b) != len(v):
             raise ClaimError(f"ladder {self.quantity!r}: needs >= 2 budgets with one value each, "
                              f"got {len(b)} budgets and {len(v)} values")
+        if iv.shape != (len(b), 2):
+            raise ClaimError(f"ladder {self.quantity!r}: needs one (lo, hi) interval per budget, "
+                             f"got shape {iv.shape} for {len(b)} budgets")
+        object.__setattr__(self, "intervals", tuple((float(min(lo, hi)), float(max(lo, hi)))
+                                                    for lo, hi in iv))
         if any(x <= 0 for x in b) or any(b2 <= b1 for b1, b2 in zip(b, b[1:])):
             raise ClaimError(f"ladder {self.quantity!r}: budgets must be positive and increasing, "
                              f"got {b}")
-        if not (math.isfinite(self.tolerance) and self.tolerance > 0):
-            raise ClaimError(f"ladder {self.quantity!r}: tolerance must be > 0, got {self.tolerance}")
 
-    def drifts(self) -> np.ndarray:
-        """Change per doubling between consecutive rungs (signed; relative when ``relative``)."""
+    def steps(self) -> np.ndarray:
+        """Change of the quantity per doubling of the budget between consecutive rungs (signed)."""
         b, v = np.asarray(self.budgets), np.asarray(self.values)
-        doublings = np.log2(b[1:] / b[:-1])
-        if self.relative:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                step = v[1:] / v[:-1] - 1.0
-        else:
-            step = v[1:] - v[:-1]
-        return step / doublings
+        return (v[1:] - v[:-1]) / np.log2(b[1:] / b[:-1])
 
     @property
     def drift(self) -> float:
-        """|change per doubling| between the last two rungs (NaN if a value is not finite)."""
-        d = float(self.drifts()[-1])
+        """|change per doubling| over the last doubling (NaN if a value is not finite)."""
+        d = float(self.steps()[-1])
         return abs(d) if math.isfinite(d) else math.nan
 
     @property
-    def converged(self) -> bool:
-        return math.isfinite(self.drift) and self.drift <= self.tolerance
+    def monotone(self) -> bool:
+        s = np.sign(self.steps())
+        return bool(np.all(s >= 0) or np.all(s <= 0))
 
-    def describe(self) -> str:
-        unit = "%" if self.relative else ""
-        scale = 100.0 if self.relative else 1.0
-        rungs = ", ".join(f"{b:g}: {v:.4g}" for b, v in zip(self.budgets, self.values))
-        state = "converged" if self.converged else "still moving"
-        return (f"{self.quantity} at {self.unit} {rungs}; last drift {scale * self.drift:.3g}{unit} "
-                f"per doubling vs tolerance {scale * self.tolerance:.3g}{unit} ({state})")
+    @property
+    def overlap(self) -> bool:
+        """Whether the last two rungs' intervals overlap."""
+        (lo1, hi1), (lo2, hi2) = self.intervals[-2:]
+        return lo2 <= hi1 and lo1 <= hi2
+
+    def unsettled_because(self, tolerance: float) -> str:
+        """Why the ladder is not settled for a claim of ``tolerance`` ('' when it is)."""
+        limit = SETTLE_FRACTION * float(tolerance)
+        if not all(math.isfinite(x) for x in self.values):
+            return "a rung has no finite value"
+        if len(self.budgets) < MIN_RUNGS:
+            return f"only {len(self.budgets)} rungs (a settled ladder needs {MIN_RUNGS})"
+        if not self.drift < limit:
+            return (f"the last doubling moves it by {self.drift:.3g}, not below a quarter of the "
+                    f"tolerance ({limit:.3g})")
+        if not self.overlap:
+            return "the last two intervals do not overlap"
+        if not self.monotone and not abs(float(self.steps()[-2])) < limit:
+            return (f"it turns, and only its last step is small (the one before moves it by "
+                    f"{abs(float(self.steps()[-2])):.3g})")
+        return ""
+
+    def settled(self, tolerance: float) -> bool:
+        return not self.unsettled_because(tolerance)
+
+    def path(self, digits: int = 3) -> str:
+        """'0.71, 1.00, 0.86 at 1600, 3200, 6400 steps'."""
+        vals = ", ".join(_fmt(v, digits) for v in self.values)
+        return f"{vals} at {', '.join(f'{b:g}' for b in self.budgets)} {self.unit}"
+
+    def describe(self, tolerance: float, digits: int = 3) -> str:
+        why = self.unsettled_because(tolerance)
+        return f"{self.quantity} = {self.path(digits)}: " + (f"not settled, {why}" if why
+                                                              else "settled")
 
 
-def budget_ladder(measure: Callable[[int], float], budgets: Sequence[int], *, quantity: str,
-                  tolerance: float, relative: bool = False) -> Ladder:
-    """Run ``measure(T)`` at every budget ``T`` (e.g. train at T steps, fit an exponent) and
-    return the :class:`Ladder`.  ``budgets`` should double: ``(T, 2T, 4T)``."""
+def budget_ladder(measure: Callable[[int], tuple[float, float, float]], budgets: Sequence[int], *,
+                  quantity: str, unit: str = "steps") -> Ladder:
+    """Run ``measure(T) -> (value, lo, hi)`` at every budget ``T`` (e.g. train at T steps, fit an
+    exponent with its bootstrap interval) and return the :class:`Ladder`."""
     budgets = [int(b) for b in budgets]
-    return Ladder(quantity, tuple(budgets), tuple(float(measure(b)) for b in budgets), tolerance,
-                  relative)
+    rungs = [tuple(float(v) for v in measure(b)) for b in budgets]
+    return Ladder(quantity, tuple(budgets), tuple(r[0] for r in rungs),
+                  tuple((r[1], r[2]) for r in rungs), unit)
+
+
+def ladder_from(quantity: str, budgets, stats, unit: str = "steps") -> Ladder:
+    """A ladder from an array of per-rung ``(value, lo, hi)`` rows."""
+    s = np.asarray(stats, float).reshape(len(budgets), 3)
+    return Ladder(quantity, tuple(budgets), tuple(s[:, 0]), tuple(map(tuple, s[:, 1:])), unit)
 
 
 # ----------------------------------------------------------------------------- claims
@@ -146,8 +200,10 @@ class Claim:
     chapter: str = ""
     quantity: str = ""              # what is measured, e.g. "exponent alpha_D"
     interval_source: str = "bootstrap over seeds, 16-84 %"
-    trained: bool = False           # measured on trained networks: needs a converged ladder
+    trained: bool = False           # measured on trained networks: needs a settled ladder
     ladder: Ladder | None = None
+    kind: str = "claim"             # "claim" (has controls) or "consistency" (a check that no
+                                    # planted input can fail for the right reason)
     figure: str = ""                # name of the chapter figure that shows it (for links)
     digits: int = 3
     notes: str = ""
@@ -185,6 +241,14 @@ class Claim:
         if self.trained and self.ladder is None:
             raise ClaimError(f"claim {self.key!r} is measured on trained networks and needs a "
                              f"budget ladder (ladder=Ladder(...))")
+        if self.ladder is not None and math.isfinite(self.measured) and not math.isclose(
+                self.ladder.values[-1], self.measured, rel_tol=1e-9, abs_tol=1e-12):
+            raise ClaimError(f"claim {self.key!r}: its ladder's last rung "
+                             f"({self.ladder.values[-1]:g}) is not its measurement "
+                             f"({self.measured:g}): a ladder tracks the claimed quantity itself")
+        if self.kind not in ("claim", "consistency"):
+            raise ClaimError(f"claim {self.key!r}: kind must be 'claim' or 'consistency', "
+                             f"got {self.kind!r}")
         if not self.statement or not self.source or not self.alternative or not self.tolerance_source:
             raise ClaimError(f"claim {self.key!r}: statement, source, alternative and "
                              f"tolerance_source must all be given")
@@ -195,9 +259,9 @@ class Claim:
         return abs(self.paper_value - self.alternative_value)
 
     @property
-    def converged(self) -> bool:
-        """False only for a trained-network claim whose ladder still moves."""
-        return not self.trained or (self.ladder is not None and self.ladder.converged)
+    def settled(self) -> bool:
+        """False only for a trained-network claim whose ladder has not settled."""
+        return not self.trained or (self.ladder is not None and self.ladder.settled(self.tolerance))
 
     @property
     def measured_ok(self) -> bool:
@@ -206,7 +270,7 @@ class Claim:
 
     @property
     def verdict(self) -> Verdict:
-        if not self.measured_ok or not self.converged:
+        if not self.measured_ok or not self.settled:
             return Verdict.INCONCLUSIVE
         lo, hi = self.interval
         p, t = self.paper_value, self.tolerance
@@ -228,11 +292,21 @@ class Claim:
         """One line explaining the verdict."""
         if not self.measured_ok:
             return "the measurement failed (no finite value)"
-        if not self.converged:
-            assert self.ladder is not None
-            return f"still moving with the budget ({self.ladder.drift:.3g} per doubling)"
-        lo, hi = self.interval
         d = self.digits
+        if not self.settled:
+            lad = self.ladder
+            assert lad is not None
+            p, t = self.paper_value, self.tolerance
+            v = np.asarray(lad.values)
+            inside = np.abs(v - p) <= t
+            crosses = ""
+            if inside[-1]:
+                crosses = "; inside the paper's band at the last rung"
+            elif inside.any() or v.min() <= p <= v.max():
+                crosses = "; passes through the paper's value"
+            return (f"{lad.quantity} = {lad.path(d)}: does not settle "
+                    f"({lad.unsettled_because(t)}){crosses}")
+        lo, hi = self.interval
         where = f"[{lo:.{d}f}, {hi:.{d}f}]"
         band = f"{self.paper_value:.{d}f} ± {self.tolerance:.{d}g}"
         v = self.verdict
@@ -257,14 +331,6 @@ class Claim:
 
     def with_expected(self, expected: Verdict | tuple) -> "Claim":
         return replace(self, expected=expected)
-
-    def to_row(self) -> dict[str, Any]:
-        lo, hi = self.interval
-        return dict(chapter=self.chapter, key=self.key, statement=self.statement, source=self.source,
-                    quantity=self.quantity, paper=self.paper_value, measured=self.measured, lo=lo,
-                    hi=hi, alternative=self.alternative, alternative_value=self.alternative_value,
-                    tolerance=self.tolerance, verdict=str(self.verdict), expected=self.expected_text,
-                    reason=self.reason, figure=self.figure)
 
 
 def tolerance_from_gap(paper_value: float, alternative_value: float, fraction: float = 0.4) -> float:
@@ -296,11 +362,22 @@ def assert_verdicts(claims: Iterable[Claim]) -> None:
 
 
 def counts(claims: Iterable[Claim]) -> dict[str, int]:
-    """Number of claims per verdict."""
+    """Number of claims per verdict (consistency checks are not claims and are not counted)."""
     out = {str(v): 0 for v in Verdict}
     for c in claims:
-        out[str(c.verdict)] += 1
+        if c.kind == "claim":
+            out[str(c.verdict)] += 1
     return out
+
+
+def paper_claims(claims: Iterable[Claim]) -> list[Claim]:
+    """The claims proper (each with its two controls)."""
+    return [c for c in claims if c.kind == "claim"]
+
+
+def consistency_checks(claims: Iterable[Claim]) -> list[Claim]:
+    """The consistency checks (no planted input can fail them for the right reason)."""
+    return [c for c in claims if c.kind == "consistency"]
 
 
 # ----------------------------------------------------------------------------- rendering
@@ -321,9 +398,10 @@ def _fmt(v: float, digits: int) -> str:
 
 
 def table_html(claims: Sequence[Claim], *, link: Callable[[Claim], str] | None = None,
-               show_chapter: bool = False) -> str:
+               show_chapter: bool = False, controls: Callable[[Claim], str] | None = None) -> str:
     """The claims as an HTML table: claim | source | paper | measured [interval] | alternative |
-    tolerance | verdict (with its reason)."""
+    tolerance | verdict (with its reason, its ladder and, given ``controls``, the test that holds
+    its two controls)."""
     e = html.escape
     head = (["chapter"] if show_chapter else []) + ["claim", "source", "paper", "measured",
                                                      "alternative", "tolerance", "verdict"]
@@ -337,7 +415,9 @@ def table_html(claims: Sequence[Claim], *, link: Callable[[Claim], str] | None =
             stmt = f'<a href="{e(link(c))}">{stmt}</a>'
         ladder = ""
         if c.ladder is not None:
-            ladder = f'<br><small>ladder: {e(c.ladder.describe())}</small>'
+            ladder = f'<br><small>ladder: {e(c.ladder.describe(c.tolerance, d))}</small>'
+        if controls is not None and c.kind == "claim":
+            ladder += f"<br><small>controls: <code>{e(controls(c))}</code></small>"
         cells = ([e(c.chapter)] if show_chapter else []) + [
             f"{stmt}<br><small>{e(c.quantity)}</small>",
             e(c.source),
@@ -370,6 +450,21 @@ class Scorecard:
 
     def counts(self) -> dict[str, int]:
         return counts(self.claims)
+
+    @property
+    def paper_claims(self) -> list[Claim]:
+        return paper_claims(self.claims)
+
+    @property
+    def consistency_checks(self) -> list[Claim]:
+        return consistency_checks(self.claims)
+
+    @staticmethod
+    def control_test(c: Claim) -> str:
+        """The test that holds the claim's two controls (``CONTROLS`` of its chapter's module)."""
+        from .experiments import get
+
+        return get(c.chapter).CONTROLS.get(c.key, "")
 
     def by_chapter(self) -> dict[str, list[Claim]]:
         out: dict[str, list[Claim]] = {}

@@ -144,3 +144,38 @@ def labels(ax: plt.Axes, xlabel: str, ylabel: str, title: str | None = None) -> 
     ax.set_ylabel(ylabel.lower() if ylabel[:1].isupper() and not ylabel[:2].isupper() else ylabel)
     if title:
         ax.set_title(title)
+
+
+def ladder_figure(claims: Sequence[Any], *, ncols: int = 2) -> plt.Figure:
+    """Each trained claim's budget ladder (:class:`scalinglaws.claims.Ladder`): the claimed
+    quantity against the budget with its interval per rung, the paper's value dashed with its
+    tolerance band, the named alternative dotted, and whether the ladder settled in the title."""
+    trained = [c for c in claims if c.ladder is not None]
+    if not trained:
+        raise ValueError("no claim with a budget ladder to draw")
+    n = len(trained)
+    cols = min(ncols, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.7 * rows), squeeze=False)
+    for ax, c in zip(axes.ravel(), trained):
+        lad = c.ladder
+        b, v = np.asarray(lad.budgets), np.asarray(lad.values)
+        lo, hi = np.asarray(lad.intervals).T
+        ax.axhspan(c.paper_value - c.tolerance, c.paper_value + c.tolerance,
+                   color=PALETTE["green"], alpha=0.12, lw=0)
+        ax.axhline(c.paper_value, color=PALETTE["green"], ls="--", lw=1.2, label="paper")
+        ax.axhline(c.alternative_value, color=PALETTE["red"], ls=":", lw=1.4, label="alternative")
+        ax.errorbar(b, v, yerr=[v - lo, hi - v], fmt="o-", color=PALETTE["blue"], ms=4,
+                    capsize=2, label="measured")
+        ax.set_xscale("log", base=2)
+        log_ticks(ax, b)
+        state = "settled" if lad.settled(c.tolerance) else "not settled"
+        labels(ax, f"budget ({lad.unit})", lad.quantity, f"{c.key.replace('_', ' ')}: {state}")
+        ax.title.set_fontsize(9)
+    for ax in axes.ravel()[n:]:
+        ax.set_visible(False)
+    h, lab = axes.ravel()[0].get_legend_handles_labels()
+    fig.legend(h, lab, loc="lower center", ncol=3, fontsize=8, frameon=False,
+               bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig

@@ -345,14 +345,20 @@ def _dimension_law(cfg: Config, run: Run):
             rng = np.random.default_rng(derive_seed("ch2-dims", dd, s, cfg.seeds[0]))
             teacher = RandomFeatureTeacher.make(dd, cfg.teacher_width, rng)
             loss[i, s] = _kernel_scan(run, teacher, cfg.dim_D, cfg.n_test // 4, dd, rng)[0]
-        b = bootstrap_exponent(np.asarray(cfg.dim_D, float), loss[i], n_boot=cfg.n_boot,
-                               x_min=lo, aggregate=np.mean)
-        alpha[i] = (b.exponent, b.lo, b.hi)
+        alpha[i] = dimension_exponent(cfg, loss[i])
     for dd in sorted({k for d0 in cfg.dims for k in (d0 - 1, d0, d0 + 1) if k >= 3}):
         mu, Nl, tail = _spectrum(dd, cfg.degree_max if dd > 3 else 2 * cfg.degree_max)
         curve = kernel_learning_curve(mu, Nl, mu * Nl, np.asarray(cfg.dim_D), tail, tail)
         theory[str(dd)] = fit_power_law(cfg.dim_D, curve, x_min=lo).require().exponent
     return loss, alpha, theory
+
+
+def dimension_exponent(cfg: Config, loss: np.ndarray) -> np.ndarray:
+    """The dimension-law statistic: exponent of the seed-mean loss over the upper two thirds of
+    ``dim_D`` with its 16-84 % bootstrap interval over seeds; ``loss`` is (seeds, len(dim_D))."""
+    b = bootstrap_exponent(np.asarray(cfg.dim_D, float), loss, n_boot=cfg.n_boot,
+                           x_min=cfg.dim_D[len(cfg.dim_D) // 3], aggregate=np.mean)
+    return np.asarray([b.exponent, b.lo, b.hi])
 
 
 def _gaussian_control(cfg: Config, mu: np.ndarray, Nl: np.ndarray) -> np.ndarray:
@@ -442,7 +448,7 @@ def _rms_log(meas: np.ndarray, theory: np.ndarray) -> float:
     return float(np.sqrt(np.mean(np.log(meas / theory) ** 2)))
 
 
-def _curve_summaries(cfg: Config, lab: dict, neighbours: dict):
+def curve_summaries(cfg: Config, lab: dict, neighbours: dict):
     """Point-by-point agreement of the mean curves with their theory (bootstrap over seeds), and
     the same statistic for the neighbouring dimension's theory (the alternative)."""
     S = len(cfg.seeds)
@@ -460,7 +466,10 @@ def _curve_summaries(cfg: Config, lab: dict, neighbours: dict):
     return dev, ndev
 
 
-def _exponents(cfg: Config, lab: dict):
+def exponent_summaries(cfg: Config, lab: dict, neighbours: dict):
+    """The exponent statistics: each regime's exponent with its 16-84 % bootstrap interval over
+    seeds (seed-mean curves), the theory's local exponent on the same range, and the
+    neighbouring dimensions' exponents (the alternatives)."""
     x = {k: np.asarray(getattr(cfg, k), float) for k in ("res_D", "res_P", "var_D", "var_P")}
     fits = {"alpha_D": ("res_D", cfg.res_D_fit_min, "res_D_th"),
             "alpha_P": ("res_P", cfg.res_P_fit_min, "res_P_th"),
@@ -472,6 +481,10 @@ def _exponents(cfg: Config, lab: dict):
         exps[name] = np.asarray([b.exponent, b.lo, b.hi])
         if tkey is not None:
             th[name] = fit_median(x[key], lab[tkey].mean(0)[None, :], lo).require().exponent
+    for k, c in neighbours.items():  # the neighbours' exponents, the alternatives of the claims
+        xs, lo = ((cfg.res_P, cfg.res_P_fit_min) if k.endswith("features") else
+                  (cfg.res_D, cfg.res_D_fit_min))
+        th["neighbour " + k] = fit_power_law(xs, c, x_min=lo).require().exponent
     return exps, th
 
 
@@ -487,12 +500,8 @@ def run(config: Config | None = None) -> Result:
             neighbours[name] = kernel_learning_curve(m2, N2, m2 * N2, np.asarray(cfg.res_D), t2, t2)
             neighbours[name + " features"] = feature_learning_curve(
                 m2, N2, m2 * N2, np.asarray(cfg.res_P), cfg.res_P_data, t2, t2)
-    dev, ndev = _curve_summaries(cfg, lab, neighbours)
-    exps, th_exps = _exponents(cfg, lab)
-    for k, c in neighbours.items():  # the neighbours' exponents, the alternatives of the claims
-        x, lo = ((cfg.res_P, cfg.res_P_fit_min) if k.endswith("features") else
-                 (cfg.res_D, cfg.res_D_fit_min))
-        th_exps["neighbour " + k] = fit_power_law(x, c, x_min=lo).require().exponent
+    dev, ndev = curve_summaries(cfg, lab, neighbours)
+    exps, th_exps = exponent_summaries(cfg, lab, neighbours)
     dim_loss, dim_alpha, dim_theory = _dimension_law(cfg, r)
     ladder, adam = _trained(cfg, r)
     wa = np.asarray(cfg.nn_widths, float)
@@ -529,6 +538,12 @@ def _slope(x: np.ndarray, y: np.ndarray) -> float:
 
 def _nearest(values: list[float], target: float) -> float:
     return min(values, key=lambda v: abs(v - target))
+
+
+#: the tests that hold each claim's two controls (planted inputs through the chapter's statistic)
+CONTROLS = {k: "tests/test_controls.py::test_ch2_controls"
+            for k in ("curve_D", "curve_P", "alpha_D", "variance_data", "variance_model",
+                      *(f"dimension_{d}" for d in range(3, 9)))}
 
 
 def claims(result: Result, config: Config) -> list[Claim]:
