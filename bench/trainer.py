@@ -8,9 +8,13 @@ training points of y = x^2 on [-1, 1], the same number of full-batch Adam steps 
     width), gradients by autograd (``train(..., engine="eager")``);
 (c) **fused** -- the same batch, gradients from the compiled hand-derived program of
     :mod:`scalinglaws.fused` (``engine="fused"``); its first-call compilation is timed separately
-    and included in the ratio marked "incl. compile".
+    and included in the ratio marked "incl. compile";
+(d) **torch.func** -- what a PyTorch user would reach for to train many small models at once:
+    per width, the networks' parameters stacked by ``torch.func.stack_module_state``, one
+    ``vmap(functional_call)`` for all of them, autograd, and ``torch.optim.Adam`` on the stacked
+    leaves (exactly each network's own Adam, since Adam is elementwise).
 
-All three start from identical weights, so their final losses must agree; the script prints the
+All four start from identical weights, so their final losses must agree; the script prints the
 wall times, ratios, peak memory and the cycles spent per neuron-point (network x point x hidden
 neuron) per step, on the CPU and, when present, on CUDA.  With ``--save`` the numbers are written
 to ``results/bench/trainer-<device>.json`` (device, git revision).
@@ -62,6 +66,41 @@ def loop(widths, seeds, x, y, steps, lr, dtype, dev) -> tuple[float, np.ndarray]
     return time.perf_counter() - t0, np.asarray(finals)
 
 
+def torch_func(widths, seeds, x, y, steps, lr, dtype, dev) -> tuple[float, np.ndarray]:
+    """(d): per width, the stacked networks under ``vmap(functional_call)``, autograd, and
+    ``torch.optim.Adam`` on the stacked parameters, the loop's schedule."""
+    from torch.func import functional_call, stack_module_state, vmap
+
+    from scalinglaws.train import lr_at
+
+    sync(dev)
+    t0 = time.perf_counter()
+    groups: dict[int, list[int]] = {}
+    for i, w in enumerate(widths):
+        groups.setdefault(w, []).append(i)
+    stacks = []
+    for w, idx in groups.items():
+        nets = [reference_mlp(w, seed=seeds[i]).to(dtype=dtype, device=dev) for i in idx]
+        params, buffers = stack_module_state(nets)
+        base = reference_mlp(w, seed=seeds[idx[0]]).to(dtype=dtype, device="meta")
+        fwd = vmap(lambda p, b, xx, m=base: functional_call(m, (p, b), (xx,)), in_dims=(0, 0, None))
+        stacks.append((idx, params, buffers, fwd))
+    opt = torch.optim.Adam([p for _, ps, _, _ in stacks for p in ps.values()], lr=lr)
+    for k in range(steps):
+        for pg in opt.param_groups:
+            pg["lr"] = lr_at(k, steps, lr, "cosine", 1e-3)
+        opt.zero_grad()
+        loss = sum(((fwd(ps, bs, x) - y) ** 2).mean((1, 2)).sum() for _, ps, bs, fwd in stacks)
+        loss.backward()
+        opt.step()
+    finals = np.empty(len(widths))
+    with torch.no_grad():
+        for idx, ps, bs, fwd in stacks:
+            finals[idx] = ((fwd(ps, bs, x) - y) ** 2).mean((1, 2)).cpu().numpy()
+    sync(dev)
+    return time.perf_counter() - t0, finals
+
+
 def batched(widths, seeds, x, y, steps, lr, dtype, dev, engine) -> tuple[float, np.ndarray, float]:
     """(b) or (c): one batched program; returns wall time, final losses, compile seconds."""
     sync(dev)
@@ -74,9 +113,21 @@ def batched(widths, seeds, x, y, steps, lr, dtype, dev, engine) -> tuple[float, 
     return time.perf_counter() - t0, hist.final_train, hist.compile_time_s
 
 
+def warm_up(dev: torch.device, dtype) -> float:
+    """What every method pays once per process, paid before any is timed: the first
+    ``torch.optim.Adam`` imports ``torch._dynamo`` (about a second), and the fused engine
+    builds or loads its CPU kernel.  Returns the seconds it took."""
+    t0 = time.perf_counter()
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    x = torch.linspace(-1, 1, 8, dtype=dtype, device=dev)[:, None]
+    batched([1, 2], [0, 1], x, x ** 2, 2, 1e-2, dtype, dev, "fused")
+    return time.perf_counter() - t0
+
+
 def run_device(dev: torch.device, args, dtype) -> dict:
     x = torch.linspace(-1, 1, args.points, dtype=dtype, device=dev)[:, None]
     y = x ** 2
+    print(f"  warm-up (imports, kernel build or load): {warm_up(dev, dtype):.2f} s, not timed")
     ghz = args.ghz
     threads = torch.get_num_threads()
     out = {"device": device_name(dev), "dtype": args.dtype, "steps": args.steps, "sweeps": {}}
@@ -97,6 +148,9 @@ def run_device(dev: torch.device, args, dtype) -> dict:
         te, le, _ = batched(widths, seeds, x, y, args.steps, 1e-2, dtype, dev, "eager")
         rows["batched eager"] = (te, le, peak_mb(dev))
         reset_peak(dev)
+        tt, lt = torch_func(widths, seeds, x, y, args.steps, 1e-2, dtype, dev)
+        rows["torch.func"] = (tt, lt, peak_mb(dev))
+        reset_peak(dev)
         tl, ll = loop(widths, seeds, x, y, args.steps, 1e-2, dtype, dev)
         rows["loop"] = (tl, ll, peak_mb(dev))
         res = {}
@@ -104,12 +158,14 @@ def run_device(dev: torch.device, args, dtype) -> dict:
             rel = np.abs(finals - ll) / np.maximum(np.abs(ll), 1e-12)
             cyc = t * ghz * 1e9 * (threads if dev.type == "cpu" else 1) / (np_per_step * args.steps)
             res[k] = dict(seconds=round(t, 3), speedup_vs_loop=round(tl / t, 2),
+                          speedup_vs_torch_func=round(tt / t, 2),
                           cycles_per_neuron_point=round(cyc, 2) if dev.type == "cpu" else None,
                           peak_memory_mb=round(mem, 1), max_rel_diff_vs_loop=float(rel.max()))
             cyc_s = f"{cyc:6.2f} cycles/neuron-point" if dev.type == "cpu" else ""
-            print(f"    {k:<22} {t:8.2f} s   {tl / t:6.1f}x the loop   {cyc_s}   "
+            print(f"    {k:<22} {t:8.2f} s   {tl / t:6.1f}x the loop   {tt / t:6.1f}x torch.func   {cyc_s}   "
                   f"peak {mem:7.0f} MB   max rel. diff of final losses vs loop {rel.max():.1e}")
-        print(f"    (fused compile: {tc:.2f} s; fused vs batched eager: {te / (tf - tc):.1f}x)")
+        print(f"    (fused compile: {tc:.2f} s; fused vs batched eager: {te / (tf - tc):.1f}x; "
+              f"fused vs torch.func: {tt / (tf - tc):.1f}x)")
         out["sweeps"][name] = res
     return out
 

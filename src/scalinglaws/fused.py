@@ -8,9 +8,11 @@ compiled program that never stores the (networks x points x neurons) intermediat
 graph keeps.  Two backends compile the same mathematics:
 
 * **CPU** (inputs and outputs up to :data:`SMALL_DIM` wide): ``_kernels/fused_mlp1.cpp``, built
-  once per machine with the system C++ compiler and loaded with ``ctypes``.  One pass over the
-  points per network keeps the hidden layer of one point and every gradient accumulator in L1;
-  networks are spread over OpenMP threads; one call per width group and step.
+  once per machine with the system C++ compiler and loaded with ``ctypes``.  Per tile of points,
+  a forward pass over the neurons in blocks (one sweep over the points per block) stores one
+  value per neuron-point (the sigmoid, for SiLU), and a backward pass reduces every gradient in
+  registers from it: one exp and one division per neuron-point in all; networks are spread over
+  OpenMP threads; one call per width group and step.
 * **CUDA**, and CPU groups with wide inputs or outputs: ``torch.compile`` of
   :func:`grads_one_hidden_layer` with dynamic shapes (one compile per activation, dimension
   class and dtype, not per width); large groups are cut into chunks of at most
@@ -18,8 +20,9 @@ graph keeps.  Two backends compile the same mathematics:
 
 Why two: on a 2-core CPU inductor's code for this graph stores two (networks x points x neurons)
 buffers and reduces in a third loop, at about 3 cycles per neuron-point and core, and each
-compiled call pays ~50-100 microseconds of guards; the hand-written pass runs near the machine's
-vector width and its call costs a few microseconds (``bench/trainer.py`` prints all of them).
+compiled call pays ~50-100 microseconds of guards; the hand-written kernel runs at about one
+cycle per neuron-point and core and its call costs a few microseconds (``bench/trainer.py``
+prints all of them, beside the one-network loop and ``torch.func``).
 
 Where a backend cannot be built (no C++ compiler, an unsupported platform) the first call warns
 once and the trainer falls back to its eager autograd path; ``BOOK_FUSED=0`` forces that path and
