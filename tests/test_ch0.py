@@ -13,6 +13,18 @@ def test_fast_config_other_seeds():
     assert_verdicts(ch0.claims(r, cfg))
 
 
+@pytest.mark.slow(chapter="ch0_measuring")
+def test_decided_verdict_survives_one_more_doubling():
+    """The chapter's only trained claim is decided (reproduced); with every budget ladder one
+    doubling longer (2x its last rung) it must read the same, from a ladder that still settles.
+    (Chapters 1 and 3 have no decided trained claim in fast mode: all read inconclusive.)"""
+    cfg = ch0.Config.fast().doubled()
+    claims = ch0.claims(ch0.run(cfg), cfg)
+    assert_verdicts(claims)                   # the verdicts the chapter records for fast mode
+    c = claims[0]
+    assert c.settled and len(c.ladder.budgets) == len(ch0.Config.fast().ladder) + 1
+
+
 def test_teacher_bound_is_exact_for_linear_algebra():
     """The Eckart-Young optimum is what a rank-N least-squares fit achieves."""
     from scalinglaws.data import ZipfTeacher

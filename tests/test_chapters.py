@@ -19,4 +19,6 @@ def test_full_mode_smoke(chapter):
     for c in claims:  # verdicts at toy sizes mean nothing, but they must be computable
         assert str(c.verdict) in ("reproduced", "not reproduced", "inconclusive"), c.key
     # every claim proper has its controls (tests/test_controls.py); consistency checks have none
-    assert {c.key for c in claims if c.kind == "claim"} == set(mod.CONTROLS)
+    # (CONTROLS may also name claims that only other sizes make, e.g. more dimensions)
+    assert {c.key for c in claims if c.kind == "claim"} <= set(mod.CONTROLS)
+    assert not {c.key for c in claims if c.kind == "consistency"} & set(mod.CONTROLS)

@@ -162,3 +162,17 @@ def test_expected_may_list_verdicts_fast_mode_cannot_separate():
         assert_verdicts([c.with_expected((Verdict.REPRODUCED,))])
     with pytest.raises(ClaimError):
         make(expected=("reproduced", "reproduced"))
+
+
+def test_intervals_overlap_at_the_reported_precision():
+    """A quantity that converged exactly has a point interval; a gap to the rung before smaller
+    than half a unit of the claim's last digit is no gap, a larger one still is."""
+    lad = Ladder("exponent", (1600, 3200, 6400, 12800), (0.7729, 0.7744, 0.77469, 0.774739),
+                 ((0.7725, 0.7731), (0.7739, 0.7745), (0.7744, 0.7747), (0.774739, 0.774739)))
+    assert not lad.overlap() and lad.overlap(0.0005)
+    c = make(paper_value=0.7747, measured=0.774739, interval=(0.774739, 0.774739),
+             alternative_value=0.75, tolerance=0.0099, trained=True, ladder=lad)
+    assert c.resolution == pytest.approx(0.0005) and c.settled and c.verdict is Verdict.REPRODUCED
+    far = Ladder("exponent", (1600, 3200, 6400), (0.7729, 0.7744, 0.7760),
+                 ((0.7725, 0.7731), (0.7739, 0.7745), (0.7755, 0.7762)))
+    assert not far.overlap(0.0005) and "do not overlap" in far.unsettled_because(0.0099, 0.0005)

@@ -73,3 +73,18 @@ def test_seed_helpers_are_stable():
     assert config.derive_seed("a", 1) == config.derive_seed("a", 1)
     assert config.derive_seed("a", 1) != config.derive_seed("a", 2)
     assert config.rng(3).random() == config.rng(3).random()
+
+
+def test_doubled_extends_every_budget_ladder_by_one_doubling():
+    from scalinglaws.experiments import ch0_measuring as ch0
+    from scalinglaws.experiments import ch1_resource_model as ch1
+    from scalinglaws.experiments import ch3_lottery_tickets as ch3
+
+    c0 = ch0.Config.fast().doubled()
+    assert c0.ladder == ch0.Config.fast().ladder + (2 * ch0.Config.fast().ladder[-1],)
+    assert c0.steps == c0.ladder[-1]
+    c1, f1 = ch1.Config.fast().doubled(), ch1.Config.fast()
+    assert c1.budgets[-1] == 2 * f1.budgets[-1] and c1.parallel_budgets[-1] == 2 * f1.parallel_budgets[-1]
+    assert len(c1.budgets) == len(f1.budgets) + 1 and c1.seeds == f1.seeds
+    c3, f3 = ch3.Config.fast().doubled(), ch3.Config.fast()
+    assert c3.budgets[-1] == 2 * f3.budgets[-1] and c3.pair_rungs == f3.pair_rungs + 1

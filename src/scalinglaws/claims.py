@@ -73,7 +73,9 @@ class Ladder:
 
     * at least :data:`MIN_RUNGS` rungs;
     * the last doubling moves the quantity by less than ``SETTLE_FRACTION * tol``;
-    * the last two rungs' intervals overlap;
+    * the last two rungs' intervals overlap (at the claim's reported precision: a gap below
+      half a unit of its last printed digit is no gap, so a quantity that has converged
+      exactly, whose interval shrinks to a point, is not called moving by a hair);
     * a non-monotone ladder (its steps change sign) needs the step before the last to be small
       as well: one small last step after a turn is not convergence.
 
@@ -120,14 +122,14 @@ class Ladder:
         s = np.sign(self.steps())
         return bool(np.all(s >= 0) or np.all(s <= 0))
 
-    @property
-    def overlap(self) -> bool:
-        """Whether the last two rungs' intervals overlap."""
+    def overlap(self, resolution: float = 0.0) -> bool:
+        """Whether the last two rungs' intervals overlap (closer than ``resolution``)."""
         (lo1, hi1), (lo2, hi2) = self.intervals[-2:]
-        return lo2 <= hi1 and lo1 <= hi2
+        return lo2 - hi1 <= resolution and lo1 - hi2 <= resolution
 
-    def unsettled_because(self, tolerance: float) -> str:
-        """Why the ladder is not settled for a claim of ``tolerance`` ('' when it is)."""
+    def unsettled_because(self, tolerance: float, resolution: float = 0.0) -> str:
+        """Why the ladder is not settled for a claim of ``tolerance`` ('' when it is);
+        ``resolution``: the gap between intervals below which they count as overlapping."""
         limit = SETTLE_FRACTION * float(tolerance)
         if not all(math.isfinite(x) for x in self.values):
             return "a rung has no finite value"
@@ -136,15 +138,15 @@ class Ladder:
         if not self.drift < limit:
             return (f"the last doubling moves it by {self.drift:.3g}, not below a quarter of the "
                     f"tolerance ({limit:.3g})")
-        if not self.overlap:
+        if not self.overlap(resolution):
             return "the last two intervals do not overlap"
         if not self.monotone and not abs(float(self.steps()[-2])) < limit:
             return (f"it turns, and only its last step is small (the one before moves it by "
                     f"{abs(float(self.steps()[-2])):.3g})")
         return ""
 
-    def settled(self, tolerance: float) -> bool:
-        return not self.unsettled_because(tolerance)
+    def settled(self, tolerance: float, resolution: float = 0.0) -> bool:
+        return not self.unsettled_because(tolerance, resolution)
 
     def path(self, digits: int = 3) -> str:
         """'0.71, 1.00, 0.86 at 1600, 3200, 6400 steps'."""
@@ -152,7 +154,7 @@ class Ladder:
         return f"{vals} at {', '.join(f'{b:g}' for b in self.budgets)} {self.unit}"
 
     def describe(self, tolerance: float, digits: int = 3) -> str:
-        why = self.unsettled_because(tolerance)
+        why = self.unsettled_because(tolerance, 0.5 * 10.0 ** -digits)
         return f"{self.quantity} = {self.path(digits)}: " + (f"not settled, {why}" if why
                                                               else "settled")
 
@@ -261,7 +263,13 @@ class Claim:
     @property
     def settled(self) -> bool:
         """False only for a trained-network claim whose ladder has not settled."""
-        return not self.trained or (self.ladder is not None and self.ladder.settled(self.tolerance))
+        return not self.trained or (self.ladder is not None
+                                    and self.ladder.settled(self.tolerance, self.resolution))
+
+    @property
+    def resolution(self) -> float:
+        """Half a unit of the last digit the claim is reported to."""
+        return 0.5 * 10.0 ** -self.digits
 
     @property
     def measured_ok(self) -> bool:
@@ -305,7 +313,7 @@ class Claim:
             elif inside.any() or v.min() <= p <= v.max():
                 crosses = "; passes through the paper's value"
             return (f"{lad.quantity} = {lad.path(d)}: does not settle "
-                    f"({lad.unsettled_because(t)}){crosses}")
+                    f"({lad.unsettled_because(t, self.resolution)}){crosses}")
         lo, hi = self.interval
         where = f"[{lo:.{d}f}, {hi:.{d}f}]"
         band = f"{self.paper_value:.{d}f} ± {self.tolerance:.{d}g}"

@@ -198,6 +198,8 @@ class ChapterConfig:
     expected_seconds: float = 60.0
 
     chapter: ClassVar[str] = "chapter"
+    #: the config's budget ladders (doubling tuples of budgets), extended by :meth:`doubled`
+    ladders: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self) -> None:
         # normalise sequences to tuples so configs hash and compare by value
@@ -229,6 +231,14 @@ class ChapterConfig:
             if k not in names:
                 raise ConfigError(f"config field '{k}' does not exist in {type(self).__name__}")
         return dataclasses.replace(self, **changes)
+
+    def doubled(self) -> "ChapterConfig":
+        """The same configuration with every budget ladder (:attr:`ladders`) extended by one
+        doubling, 2x its last rung: a decided verdict on trained networks must not move there."""
+        return self.replace(**self._ladder_changes())
+
+    def _ladder_changes(self) -> dict[str, Any]:
+        return {n: tuple(getattr(self, n)) + (2 * getattr(self, n)[-1],) for n in self.ladders}
 
     def with_seeds(self, seeds: Sequence[int]) -> "ChapterConfig":
         return self.replace(seeds=tuple(int(s) for s in seeds))

@@ -169,7 +169,7 @@ def ladder_figure(claims: Sequence[Any], *, ncols: int = 2) -> plt.Figure:
                     capsize=2, label="measured")
         ax.set_xscale("log", base=2)
         log_ticks(ax, b)
-        state = "settled" if lad.settled(c.tolerance) else "not settled"
+        state = "settled" if c.settled else "not settled"
         labels(ax, f"budget ({lad.unit})", lad.quantity, f"{c.key.replace('_', ' ')}: {state}")
         ax.title.set_fontsize(9)
     for ax in axes.ravel()[n:]:

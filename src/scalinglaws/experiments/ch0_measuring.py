@@ -35,6 +35,7 @@ GAP_FRACTION = 0.4
 @dataclass(frozen=True)
 class Config(ChapterConfig):
     chapter: ClassVar[str] = "ch0_measuring"
+    ladders: ClassVar[tuple[str, ...]] = ("ladder",)
 
     #: number of discrete teacher inputs ("skills"); fast 256, full 2048 (our choice; no paper)
     K: int = 256
@@ -48,8 +49,8 @@ class Config(ChapterConfig):
     activation: str = "silu"
     #: full-batch Adam steps on the population loss (all K inputs, weighted by p_k); the budget
     #: ladder trains the same networks at each of ``ladder`` (doubling, ending at ``steps``)
-    steps: int = 3200
-    ladder: tuple[int, ...] = (800, 1600, 3200)
+    steps: int = 6400
+    ladder: tuple[int, ...] = (1600, 3200, 6400)
     #: Adam learning rate (cosine decay to lr * 1e-3)
     lr: float = 1e-2
     #: the "under-trained" measurement reads the loss after this fraction of the steps
@@ -65,7 +66,7 @@ class Config(ChapterConfig):
 
     @classmethod
     def fast(cls, **kw: Any) -> "Config":
-        base = dict(mode="fast", seeds=(0, 1, 2, 3), expected_seconds=80.0)
+        base = dict(mode="fast", seeds=(0, 1, 2, 3), expected_seconds=90.0)
         return cls(**{**base, **kw})
 
     @classmethod
@@ -81,6 +82,10 @@ class Config(ChapterConfig):
         return cls.full().replace(seeds=(0, 1), K=64, widths=(1, 2, 4, 8), fit_range=(2, 8),
                                   steps=40, ladder=(10, 20, 40), n_test=256, n_boot=50,
                                   expected_seconds=5.0, **kw)
+
+    def _ladder_changes(self) -> dict[str, Any]:
+        out = super()._ladder_changes()
+        return {**out, "steps": out["ladder"][-1]}     # the ladder ends at the trained budget
 
     def validate(self) -> None:
         super().validate()

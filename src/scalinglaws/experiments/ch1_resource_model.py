@@ -55,6 +55,7 @@ PAPER_RATIO_BETA09 = 4.6
 @dataclass(frozen=True)
 class Config(ChapterConfig):
     chapter: ClassVar[str] = "ch1_resource_model"
+    ladders: ClassVar[tuple[str, ...]] = ("budgets", "parallel_budgets")
 
     #: L1 strength lambda (paper: [unverified]); only lambda / alpha matters (Adam is scale-free
     #: and the optimum depends on the ratio), so lambda sets the alpha axis: 1e-3 leaves the

@@ -44,6 +44,7 @@ GAP_FRACTION = 0.2
 @dataclass(frozen=True)
 class Config(ChapterConfig):
     chapter: ClassVar[str] = "ch3_lottery_tickets"
+    ladders: ClassVar[tuple[str, ...]] = ("budgets",)
 
     #: hidden widths N (paper: up to ~10^4; [unverified] exact grid)
     widths: tuple[int, ...] = (4, 8, 16, 32, 64)
@@ -68,11 +69,13 @@ class Config(ChapterConfig):
     fit_min: int = 8
     small_range: tuple[int, int] = (4, 16)
     #: two-neuron study: networks, training points (7 parameters each), Adam steps then
-    #: per-network L-BFGS iterations (the ladder doubles them twice)
+    #: per-network L-BFGS iterations, measured after pair_lbfgs * 2^i of them, i < pair_rungs
+    #: (the study's ladder)
     n_pairs: int = 1024
     pair_train: int = 256
     pair_steps: int = 2000
     pair_lbfgs: int = 100
+    pair_rungs: int = 3
     #: a two-neuron net "is the ticket" when its loss < pair_loss_max and its relative asymmetry
     #: |w1+w2|, |b1-b2|, |v1-v2| (each over the pair's scale) < pair_sym_tol
     pair_loss_max: float = 1e-2
@@ -110,9 +113,14 @@ class Config(ChapterConfig):
                                   pair_lbfgs=5, polish_iterations=5, ablate_keep=(1, 2, 4, 8),
                                   ablate_draws=2, expected_seconds=10.0, **kw)
 
+    def _ladder_changes(self) -> dict[str, Any]:
+        return {**super()._ladder_changes(), "pair_rungs": self.pair_rungs + 1}
+
     def validate(self) -> None:
         super().validate()
         check_positive_ints(self.widths, "widths")
+        check(isinstance(self.pair_rungs, int) and self.pair_rungs >= MIN_RUNGS, "pair_rungs",
+              f"must be an integer >= {MIN_RUNGS} (a ladder that can settle)")
         check(list(self.widths) == sorted(set(self.widths)), "widths", "must increase")
         check(sum(w >= self.fit_min for w in self.widths) >= 3, "fit_min", "leaves < 3 widths to fit")
         check(self.small_range[0] in self.widths and self.small_range[1] in self.widths,
@@ -158,8 +166,8 @@ class Result(TreeResult):
     fits_fraction: float               # two-neuron nets below pair_loss_max
     ticket_base_rate: float            # tickets among the nets that fit
     best_ticket_fraction: float        # tickets among the best_quantile lowest losses
-    pair_ladder: np.ndarray            # (3,) L-BFGS iterations of the two-neuron ladder
-    best_ticket_ladder: np.ndarray     # (3, 3) best_ticket_fraction at each, lo, hi (bootstrap
+    pair_ladder: np.ndarray            # (R,) L-BFGS iterations of the two-neuron ladder
+    best_ticket_ladder: np.ndarray     # (R, 3) best_ticket_fraction at each, lo, hi (bootstrap
                                        # over the best networks)
     mirror_ratio_init: np.ndarray      # (S,) mirror / same-sign matching distance at init
     mirror_ratio: np.ndarray           # (budgets, S) the same, trained
@@ -332,7 +340,7 @@ def best_ticket_share(cfg: Config, loss: np.ndarray, ticket: np.ndarray) -> np.n
 
 def _pairs(cfg: Config, run: Run, data):
     """Many two-neuron networks trained (Adam, then per-network L-BFGS), with the statistics
-    after pair_lbfgs, 2 pair_lbfgs and 4 pair_lbfgs L-BFGS iterations (the ladder)."""
+    after pair_lbfgs * 2^i L-BFGS iterations, i < pair_rungs (the ladder)."""
     _, _, xt, yt = data
     x = run.tensor(grid(cfg.pair_train, -cfg.x_max, cfg.x_max))
     y = x ** 2
@@ -342,8 +350,8 @@ def _pairs(cfg: Config, run: Run, data):
     train(pairs, x, y, steps=cfg.pair_steps, lr=cfg.lr, schedule="cosine",
           lbfgs_steps=cfg.pair_lbfgs, log_every=cfg.pair_steps, desc="ch3 pairs")
     rungs = [_pair_stats(cfg, pairs, xt, yt)]
-    for its in (cfg.pair_lbfgs, 2 * cfg.pair_lbfgs):
-        lbfgs_polish(pairs, x, y, iterations=its)
+    for i in range(1, cfg.pair_rungs):   # pair_lbfgs * 2^(i-1) more: 2^i in all
+        lbfgs_polish(pairs, x, y, iterations=cfg.pair_lbfgs * 2 ** (i - 1))
         rungs.append(_pair_stats(cfg, pairs, xt, yt))
     return rungs
 
@@ -408,7 +416,7 @@ def run(config: Config | None = None) -> Result:
         construction_mse=exact_pair_mse(cfg),
         pair_loss=pairs[0], pair_is_ticket=pairs[1], pair_params=pairs[2],
         fits_fraction=pairs[3], ticket_base_rate=pairs[4], best_ticket_fraction=float(pairs[5][0]),
-        pair_ladder=np.asarray([cfg.pair_lbfgs, 2 * cfg.pair_lbfgs, 4 * cfg.pair_lbfgs]),
+        pair_ladder=np.asarray([cfg.pair_lbfgs * 2 ** i for i in range(cfg.pair_rungs)]),
         best_ticket_ladder=np.stack([p[5] for p in pair_rungs]),
         mirror_ratio_init=_mirror(init, wmax), mirror_ratio=mirror, ablate_keep=keep,
         ablate_mse=abl, ablate_slope=np.stack([ensemble_slope(keep, a) for a in abl]),

@@ -658,8 +658,9 @@ def claims(result: Result, config: Config) -> list[Claim]:
     w = result.dd_wins
     out.append(Claim(
         key="double_descent", statement="BNSL models and extrapolates non-monotonic scaling "
-        "(double descent) better than M1–M4", source=SOURCE + ", abstract and its double-descent "
-        "figure (there on curves of Nakkiran et al. 2021; here on our own training runs)",
+        "(double descent) better than M1–M4, read literally: better than the best of them on "
+        "each curve", source=SOURCE + ", abstract and its double-descent figure (there on curves "
+        "of Nakkiran et al. 2021; here on our own training runs)",
         paper_value=1.0, measured=float(w[0]), interval=(float(w[1]), float(w[2])),
         alternative="no better than the best baseline (a coin flip against it)",
         alternative_value=0.5, tolerance=tolerance_from_gap(1.0, 0.5, 0.4),
