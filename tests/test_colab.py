@@ -15,9 +15,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 #: what a Colab runtime lacks but this checkout's environment has
 BOOK_ONLY = ("myst_nb", "jupyter_book", "jupytext", "sphinx", "nbmake")
-#: the chapter run end to end (the fastest fast mode; it trains networks, so the compiled
-#: trainer is exercised too)
-CHAPTER = "ch0_measuring"
+#: the chapter run end to end (the fastest fast mode; it trains its networks on the C++ kernel,
+#: so building and running the compiled trainer in a fresh environment is exercised too)
+CHAPTER = "ch1_resource_model"
 
 
 def test_package_data_includes_the_kernel_source():
@@ -88,7 +88,7 @@ def test_colab_environment_holds_only_what_was_asked(tmp_path):
         assert subprocess.run([str(py), "-c", f"import {other}"], capture_output=True).returncode
 
 
-@pytest.mark.slow(chapter="ch0_measuring")
+@pytest.mark.slow(chapter=CHAPTER)
 def test_colab_copy_runs_in_a_fresh_environment(tmp_path):
     """A fresh virtual environment with only Colab's libraries, the package installed from a git
     clone of this repository (this tree's package source), and one chapter's Colab copy run end
