@@ -109,3 +109,20 @@ def test_no_name_is_glued_twice(path):
     names = _glued_names(path.read_text())
     dup = sorted({n for n in names if names.count(n) > 1})
     assert not dup, f"{path.name}: glued twice: {dup}"
+
+
+@pytest.mark.parametrize("path", EXECUTABLE, ids=lambda p: p.stem)
+def test_cell_tags_sit_where_myst_nb_reads_them(path):
+    """Cell tags (``hide-input`` ...) belong at the top level of a code cell's metadata; nested
+    under ``mystnb:`` they are silently ignored and the code is shown.  Also checked in the
+    Colab copy, whose cells carry the same metadata."""
+    import jupytext
+
+    text = path.read_text()
+    heads = re.findall(r"```\{code-cell\}[^\n]*\n---\n(.*?)\n---\n", text, re.S)
+    nested = [h for h in heads if re.search(r"^mystnb:\n(?:[ ]{2,}.*\n)*?[ ]{2,}tags:", h + "\n", re.M)]
+    assert not nested, f"{len(nested)} cells nest tags under mystnb: in {path.name}"
+    tagged = sum("tags:" in h for h in heads) + text.count(":tags:")
+    cells = [c for c in jupytext.read(path).cells if c.cell_type == "code"]
+    assert sum(bool(c.metadata.get("tags")) for c in cells) == tagged
+    assert all("tags" not in c.metadata.get("mystnb", {}) for c in cells)
