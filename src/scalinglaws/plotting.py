@@ -170,7 +170,8 @@ def ladder_figure(claims: Sequence[Any], *, ncols: int = 2) -> plt.Figure:
         ax.set_xscale("log", base=2)
         log_ticks(ax, b)
         state = "settled" if c.settled else "not settled"
-        labels(ax, f"budget ({lad.unit})", lad.quantity, f"{c.key.replace('_', ' ')}: {state}")
+        labels(ax, f"budget ({lad.unit})", lad.quantity,
+               f"{state}; last doubling moves it {lad.drift:.2g}")
         ax.title.set_fontsize(9)
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
