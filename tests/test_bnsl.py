@@ -265,3 +265,12 @@ def test_paired_log_ratio_interval():
     np.testing.assert_allclose(paired_log_ratio_interval(2 * r, r), [np.log(2)] * 2, rtol=1e-12)
     lo, hi = paired_log_ratio_interval(r, r[::-1], seed=1)
     assert lo < 0 < hi                                       # unpaired order: undecided
+
+
+def test_double_descent_config_errors_name_the_field():
+    from scalinglaws.experiments import ch4_bnsl as ch4
+
+    for name in ("dd_d_in", "dd_n_train", "dd_n_test", "dd_teacher_width", "dd_steps", "dd_inits",
+                 "dd_curves"):
+        with pytest.raises(ValueError, match=f"'{name}'"):
+            ch4.Config.fast(**{name: 0})

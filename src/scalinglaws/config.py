@@ -138,17 +138,6 @@ def rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(int(seed))
 
 
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy's legacy global state and torch (CPU and CUDA)."""
-    import random
-
-    import torch
-
-    random.seed(int(seed))
-    np.random.seed(int(seed) % 2**32)
-    torch.manual_seed(int(seed))
-
-
 def derive_seed(*parts: Any) -> int:
     """A stable 63-bit seed derived from any hashable description (e.g. ``("ch3", width, seed)``)."""
     h = hashlib.sha256(repr(parts).encode()).digest()

@@ -31,11 +31,6 @@ def uniform(n: int, d: int, seed: int | np.random.Generator, lo: float = -1.0,
     return _as_rng(seed).uniform(lo, hi, size=(n, d))
 
 
-def square(x: np.ndarray) -> np.ndarray:
-    """The target ``y = x^2`` of the resource-model and lottery-ticket chapters (column)."""
-    return np.asarray(x, float) ** 2
-
-
 # ----------------------------------------------------------------------------- Zipf teacher
 def zipf_probabilities(K: int, exponent: float) -> np.ndarray:
     """``p_k ∝ k^-(1+exponent)`` for ``k = 1..K``, normalised (the quanta model's frequencies)."""

@@ -218,8 +218,9 @@ class Config(ChapterConfig):
               "must be increasing")
         check(8 <= self.dd_fit_points < len(self.dd_widths), "dd_fit_points",
               "must leave >= 8 widths to fit and >= 1 to extrapolate")
-        check_positive_ints((self.dd_d_in, self.dd_n_train, self.dd_n_test, self.dd_teacher_width,
-                             self.dd_steps, self.dd_inits, self.dd_curves), "dd_steps")
+        for name in ("dd_d_in", "dd_n_train", "dd_n_test", "dd_teacher_width", "dd_steps",
+                     "dd_inits", "dd_curves"):   # one check per field, so the error names it
+            check_positive_ints((getattr(self, name),), name)
         check_finite_positive(self.dd_label_noise, "dd_label_noise")
         if self.tf_sizes:
             check_positive_ints(self.tf_sizes, "tf_sizes")

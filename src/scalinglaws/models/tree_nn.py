@@ -80,15 +80,6 @@ def nn_keys_torch(forest: Forest, train, device=None):
     return key
 
 
-def cluster_sse(forest: Forest, pred: np.ndarray, y: np.ndarray, mask: np.ndarray
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Sum of squared errors and counts per cluster over the nodes in ``mask``."""
-    K = len(forest.sizes)
-    c = forest.cluster[mask]
-    err = (pred[mask] - y[mask]) ** 2
-    return np.bincount(c, weights=err, minlength=K), np.bincount(c, minlength=K).astype(float)
-
-
 def nn_predict_at(forest: Forest, y: np.ndarray, train: np.ndarray, at: np.ndarray, *,
                   device=None, shrink: bool = True, max_bytes: float = 2e9) -> np.ndarray:
     """Predictions at the nodes ``at`` for a batch of training masks ``train[B, n]``.
