@@ -67,3 +67,35 @@ def test_full_result_roundtrip(tmp_path):
     assert meta["device"] == "Test GPU" and meta["wall_time_s"] == 12.34
     assert "git_revision" in meta and json.loads((tmp_path / "chX.json").read_text())["config"]
     assert cache.load_full_result("absent", directory=tmp_path) is None
+
+
+from dataclasses import dataclass  # noqa: E402
+
+
+@dataclass(frozen=True)
+class _Part(cache.TreeResult):
+    values: np.ndarray
+    label: str
+
+
+@dataclass(frozen=True)
+class _Whole(cache.TreeResult):
+    part: _Part
+    other: _Part
+    scalar: float
+
+
+def test_nested_parts_round_trip_through_the_cache(tmp_path):
+    """A result made of parts is stored as subtrees and comes back as the same classes."""
+    made = _Whole(_Part(np.arange(3.0), "a"), _Part(np.ones((2, 2)), "b"), 2.5)
+    calls = []
+
+    def fn(cfg):
+        calls.append(cfg)
+        return made
+
+    cache.load_or_run("parts", fn, {"k": 1}, directory=tmp_path)
+    back = cache.load_or_run("parts", fn, {"k": 1}, directory=tmp_path)
+    assert len(calls) == 1 and isinstance(back, _Whole) and isinstance(back.other, _Part)
+    np.testing.assert_array_equal(back.part.values, made.part.values)
+    assert back.other.label == "b" and back.scalar == 2.5

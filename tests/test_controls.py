@@ -380,6 +380,27 @@ def test_ch4_best_baseline_against_an_oracle():
 
 
 # ----------------------------------------------------------------------------- chapter 5
+def _ch5_result(cfg, clusters=None, scaling=None, allocation=None):
+    """A ch5 ``Result`` whose parts are planted: the ones given, the others filled so that the
+    claims build (values that make every other claim readable, never the claim under test)."""
+    from scalinglaws.experiments import ch5_data_distribution as ch5
+
+    if clusters is None:
+        clusters = planted(ch5.Clusters, tau_pooled=2.5, tau_interval=np.asarray([2.49, 2.51]),
+                           exponents=np.full(4, 0.5), exponent_interval=np.asarray([0.49, 0.51]))
+    if scaling is None:
+        scaling = planted(ch5.Scaling, N_K=100.0,
+                          exponents={c: np.full(3, 0.4) for c in ch5.CLAIMED},
+                          theory_exponents={c: 0.4 for c in ch5.CLAIMED},
+                          finite_exponents={c: 0.4 for c in ch5.CLAIMED},
+                          finite_rms={c: np.zeros(4) for c in ch5.CLAIMED},
+                          continuum_rms={c: np.ones(4) for c in ch5.CLAIMED})
+    if allocation is None:
+        allocation = _ch5_allocation(cfg, "paper")
+    return planted(ch5.Result, K=cfg.K, clusters=clusters, scaling=scaling,
+                   allocation=allocation, paper=ch5.paper_part())
+
+
 @pytest.mark.parametrize("truth", [POSITIVE, NEGATIVE])
 def test_ch5_cluster_exponent(truth):
     from scalinglaws.experiments import ch5_data_distribution as ch5
@@ -395,26 +416,15 @@ def test_ch5_cluster_exponent(truth):
         curve = np.minimum(1.0, (nk / scale) ** -e) * noise(rng, (K, C), 0.02)
         per_seed.append(ch5.cluster_exponent(cfg, nk, curve, ch5.huber_scale_fit(nk, curve)))
     per_seed = np.asarray(per_seed)
-    r = planted(ch5.Result, **{**_ch5_rest(cfg), "cluster_exponent": per_seed,
-                               "cluster_exponent_interval": ch5.cluster_exponent_interval(cfg, per_seed)})
-    check(ch5, r, cfg, ["cluster_exponent"], truth)
-
-
-def _ch5_rest(cfg):
-    """Fields the other ch5 claims read, planted so that they build."""
-    return dict(tau_pooled=2.5, tau_interval=np.asarray([2.49, 2.51]), scan_uniform_ratio=np.ones(3),
-                cluster_exponent=np.full(4, 0.5), cluster_exponent_interval=np.asarray([0.49, 0.51]),
-                scan_predicted_uniform_ratio=0.5, N_K=100.0,
-                exponents={c: np.full(3, 0.4) for c in ("model", "data")},
-                theory_exponents={c: 0.4 for c in ("model", "data")},
-                finite_rms={c: np.zeros(4) for c in ("model", "data")},
-                continuum_rms={c: np.ones(4) for c in ("model", "data")})
+    cl = planted(ch5.Clusters, tau_pooled=2.5, tau_interval=np.asarray([2.49, 2.51]),
+                 exponents=per_seed, exponent_interval=ch5.cluster_exponent_interval(cfg, per_seed))
+    check(ch5, _ch5_result(cfg, clusters=cl), cfg, ["cluster_exponent"], truth)
 
 
 def _ch5_summaries(cfg, kind: str, truth: str):
     """The four curves planted on the chapter's N grid and sent through ``summaries``: the
     measured loss follows the continuum theory below N_K and, past it, the dataset's finite-K
-    (additive) prediction -- or the alternative of the claim under test."""
+    prediction -- or the alternative of the claim under test."""
     from scalinglaws.experiments import ch5_data_distribution as ch5
     from scalinglaws.theory import PercolationScaling
 
@@ -429,7 +439,8 @@ def _ch5_summaries(cfg, kind: str, truth: str):
         cont = th["model" if c.startswith("model") else "data"]
         # finite K: the curve falls away from the continuum past N_K
         fk = cont * np.where(N > N_K, (N / N_K) ** -0.4, 1.0)
-        additive[c] = finite[c] = np.tile(fk, (S, 1))
+        finite[c] = np.tile(fk, (S, 1))
+        additive[c] = finite[c] * 1.02       # the additive prediction is not what is tested
         if truth == POSITIVE:
             meas = fk
         elif kind == "continuum":
@@ -438,9 +449,9 @@ def _ch5_summaries(cfg, kind: str, truth: str):
             meas = cont                                      # the continuum past N_K too
         loss[c] = meas[None, :] * noise(rng, (S, len(N)), 0.01)
     N_K, sm = ch5.summaries(cfg, N, loss, finite, additive, theory, th)
-    return planted(ch5.Result, **{**_ch5_rest(cfg), "N_K": N_K, "exponents": sm["exps"],
-                                  "theory_exponents": sm["th"], "finite_rms": sm["rms"],
-                                  "continuum_rms": sm["crms"]})
+    sc = planted(ch5.Scaling, N_K=N_K, exponents=sm["exps"], theory_exponents=sm["th"],
+                 finite_exponents=sm["fk"], finite_rms=sm["rms"], continuum_rms=sm["crms"])
+    return _ch5_result(cfg, scaling=sc)
 
 
 @pytest.mark.parametrize("truth", [POSITIVE, NEGATIVE])
@@ -461,6 +472,34 @@ def test_ch5_finite_k(truth):
           ["model_finite_k", "data_finite_k"], truth)
 
 
+def _ch5_allocation(cfg, truth: str):
+    """A planted allocation scan sent through ``allocation_ratios``: a noisy valley whose floor
+    is 0.40; the theory's allocation sits on the floor (paper) or does no better than the
+    uniform one (alternative: allocation does not matter); the rivals lose 1.5x and 2.5x."""
+    from scalinglaws.experiments import ch5_data_distribution as ch5
+
+    rng = np.random.default_rng(14)
+    G, S = cfg.scan_grid, cfg.scan_seeds
+    bb, kk = np.meshgrid(np.linspace(-1, 1, G), np.linspace(-1, 1, G), indexing="ij")
+    scan = 0.40 * (1 + (bb + 0.3) ** 2 + 0.5 * kk ** 2)[None] * noise(rng, (S, G, G), 0.01)
+    freq = 0.60 * noise(rng, S, 0.01)
+    uni = 1.00 * noise(rng, S, 0.01)
+    theory = (0.40 * noise(rng, S, 0.01)) if truth == POSITIVE else uni
+    r = ch5.allocation_ratios(scan, {"theory": theory, "uniform": uni, "frequency": freq},
+                              cfg.n_boot)
+    return planted(ch5.Allocation, N=cfg.scan_N, ratio=r["theory"], uniform_ratio=r["uniform"],
+                   frequency_ratio=r["frequency"])
+
+
+@pytest.mark.parametrize("truth", [POSITIVE, NEGATIVE])
+def test_ch5_allocation_optimal(truth):
+    from scalinglaws.experiments import ch5_data_distribution as ch5
+
+    cfg = ch5.Config.fast(n_boot=200)
+    check(ch5, _ch5_result(cfg, allocation=_ch5_allocation(cfg, truth)), cfg,
+          ["allocation_optimal"], truth)
+
+
 def test_ch5_held_out_best_against_an_oracle():
     """The held-out best of the allocation scan: chosen on one half of the seeds, scored on the
     other, both ways round -- against a hand computation on a scan where the halves disagree."""
@@ -474,6 +513,8 @@ def test_ch5_held_out_best_against_an_oracle():
     # chosen on even (0, 0) scored on odd: 0.9; chosen on odd (1, 1) scored on even: 0.8
     assert ch5.held_out_best(scan) == pytest.approx(0.85)
     assert ch5.held_out_best(scan) > scan.mean(0).min()   # the in-sample minimum is lower
+    r = ch5.allocation_ratios(scan, {"x": np.full(4, 0.85)}, n_boot=50)
+    assert r["x"][0] == pytest.approx(1.0)
 
 
 # ----------------------------------------------------------------------------- every claim

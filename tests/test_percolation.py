@@ -15,7 +15,15 @@ from scalinglaws.data.percolation import (
     sample_cluster_sizes,
     size_ccdf_exponent,
 )
-from scalinglaws.models.tree_nn import INF, STEP, nn_keys, nn_keys_torch, nn_predict, nn_predict_at
+from scalinglaws.models.tree_nn import (
+    INF,
+    STEP,
+    nn_keys,
+    nn_keys_torch,
+    nn_predict,
+    nn_predict_at,
+    nn_predict_thresholds,
+)
 from scalinglaws.theory import PercolationScaling
 
 
@@ -96,6 +104,34 @@ def test_torch_equals_numpy():
     got = nn_predict_at(f, y, masks, at, max_bytes=1)          # batch of one mask at a time
     for b in range(4):
         np.testing.assert_array_equal(got[b], nn_predict(f, y, masks[b])[at])
+
+
+@pytest.mark.parametrize("kernel", ["1", "0"])
+def test_thresholds_equal_masks(kernel, monkeypatch):
+    """The streamed training sets (score < threshold of the node's cluster, not excluded) give
+    the predictions of the same sets as masks: the C++ kernel (blocks of 4 and single sets, two
+    threads) and the chunked torch path alike, with a brute-force check on one set."""
+    monkeypatch.setenv("BOOK_TREE_KERNEL", kernel)
+    f, rng = _forest(7, sizes=(3000, 900, 300, 40, 3))
+    y = brownian_targets(f, rng)
+    score = rng.random(f.n)
+    excluded = rng.random(f.n) < 0.05
+    thresh = rng.random((6, len(f.sizes))) * np.array([[0.0], [0.002], [0.02], [0.2], [0.7], [1.1]])
+    at = np.flatnonzero(excluded)
+    got = nn_predict_thresholds(f, y, score, excluded, thresh, at, threads=2, max_bytes=1)
+    masks = (score[None, :] < thresh[:, f.cluster]) & ~excluded[None, :]
+    np.testing.assert_array_equal(got, nn_predict_at(f, y, masks, at))
+    np.testing.assert_array_equal(got[0], 0.0)                    # no training site anywhere
+    np.testing.assert_array_equal(got[3], nn_predict(f, y, masks[3])[at])
+
+
+def test_thresholds_reject_bad_input():
+    f, rng = _forest(8, sizes=(50, 20))
+    y = brownian_targets(f, rng)
+    with pytest.raises(ValueError, match="one column per cluster"):
+        nn_predict_thresholds(f, y, rng.random(f.n), np.zeros(f.n, bool), np.ones((2, 3)), [0])
+    with pytest.raises(ValueError, match="shape"):
+        nn_predict_thresholds(f, y, rng.random(f.n - 1), np.zeros(f.n, bool), np.ones((2, 2)), [0])
 
 
 def test_targets_are_standardised():

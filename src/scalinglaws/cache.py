@@ -279,14 +279,21 @@ def load_full_result(chapter: str, directory: str | Path | None = None) -> tuple
 class TreeResult:
     """Mixin for result dataclasses: ``to_tree()``/``from_tree()`` for the cache.
 
-    Fields may hold numbers, strings, booleans, numpy arrays, ``None`` and (nested) dicts of
-    those; lists and tuples come back as numpy arrays.
+    Fields may hold numbers, strings, booleans, numpy arrays, ``None``, (nested) dicts of those,
+    and other ``TreeResult`` dataclasses (a result's parts), stored as subtrees that name their
+    class and restored as that class; lists and tuples come back as numpy arrays.
     """
 
     def to_tree(self) -> dict[str, Any]:
         import dataclasses
 
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            v = getattr(self, f.name)
+            if isinstance(v, TreeResult):
+                v = {**v.to_tree(), "__class__": f"{type(v).__module__}:{type(v).__qualname__}"}
+            out[f.name] = v
+        return out
 
     @classmethod
     def from_tree(cls, tree: dict[str, Any]) -> Any:
@@ -296,4 +303,10 @@ class TreeResult:
         missing = names - set(tree)
         if missing:
             raise KeyError(f"cached {cls.__name__} lacks fields {sorted(missing)}")
-        return cls(**{k: v for k, v in tree.items() if k in names})
+        kw = {}
+        for k in names:
+            v = tree[k]
+            if isinstance(v, dict) and "__class__" in v:
+                v = _restore(dict(v))
+            kw[k] = v
+        return cls(**kw)

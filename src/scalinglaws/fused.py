@@ -31,19 +31,16 @@ once and the trainer falls back to its eager autograd path; ``BOOK_FUSED=0`` for
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import math
 import os
-import platform
-import shutil
 import subprocess
-import tempfile
 import time
 import warnings
-from pathlib import Path
 from typing import Callable
 
 import torch
+
+from ._kernels import build as build_kernel
 
 FUSED_ENV = "BOOK_FUSED"
 BACKEND_ENV = "BOOK_FUSED_BACKEND"
@@ -238,29 +235,8 @@ def chunks(G: int, n: int, N: int, limit: int = CHUNK_ELEMENTS) -> list[slice]:
 
 # ----------------------------------------------------------------------------- CPU kernel
 _ACT_CODES = {"silu": 0, "relu": 1, "leaky_relu": 2, "tanh": 3}
-_KERNEL_SRC = Path(__file__).resolve().parent / "_kernels" / "fused_mlp1.cpp"
-_CXXFLAGS = ["-O3", "-march=native", "-fopenmp", "-fPIC", "-shared", "-std=c++17",
-             "-fno-math-errno", "-fno-trapping-math", "-fassociative-math", "-fno-signed-zeros"]
-
-
-def kernel_cache_dir() -> Path:
-    """Where built kernels are kept: ``$BOOK_KERNEL_DIR``, else ``~/.cache/scalinglaws/kernels``."""
-    env = os.environ.get("BOOK_KERNEL_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "scalinglaws" / "kernels"
-
-
-def _cpu_signature() -> str:
-    """The CPU's instruction-set flags (a kernel built with -march=native runs only there)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith(("flags", "Features")):
-                return line
-    except OSError:
-        pass
-    return platform.processor() + platform.machine()
+#: fast-maths flags of the MLP kernel (its exp and polynomial are written for them)
+_MATH_FLAGS = ("-fno-math-errno", "-fno-trapping-math", "-fassociative-math", "-fno-signed-zeros")
 
 
 class _CpuKernel:
@@ -282,28 +258,7 @@ class _CpuKernel:
         return self.lib is not None
 
     def _load(self) -> None:
-        cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
-        if not cxx:
-            raise RuntimeError("no C++ compiler (g++) found")
-        version = subprocess.run([cxx, "--version"], capture_output=True, text=True,
-                                 timeout=30).stdout
-        src = _KERNEL_SRC.read_bytes()
-        key = hashlib.sha256(b"\0".join([src, " ".join(_CXXFLAGS).encode(), version.encode(),
-                                         _cpu_signature().encode()])).hexdigest()[:16]
-        d = kernel_cache_dir()
-        so = d / f"fused_mlp1-{key}.so"
-        if not so.exists():
-            t0 = time.perf_counter()
-            d.mkdir(parents=True, exist_ok=True)
-            with tempfile.TemporaryDirectory(dir=d) as tmp:
-                out = Path(tmp) / so.name
-                r = subprocess.run([cxx, *_CXXFLAGS, str(_KERNEL_SRC), "-o", str(out)],
-                                   capture_output=True, text=True, timeout=600)
-                if r.returncode != 0:
-                    raise RuntimeError(f"{cxx} failed: {r.stderr.strip()[:500]}")
-                os.replace(out, so)  # atomic: concurrent builders agree on the result
-            self.build_seconds = time.perf_counter() - t0
-        lib = ctypes.CDLL(str(so))
+        lib, self.build_seconds = build_kernel("fused_mlp1", _MATH_FLAGS)
         i64, i32, vp = ctypes.c_int64, ctypes.c_int, ctypes.c_void_p
         for name, real in (("fused_mlp1_f32", ctypes.c_float), ("fused_mlp1_f64", ctypes.c_double)):
             fn = getattr(lib, name)

@@ -118,26 +118,34 @@ class Forest:
 
 
 def make_forest(sizes: np.ndarray, rng: np.random.Generator) -> Forest:
-    """Random critical trees of the given sizes (sorted decreasing), laid out by depth."""
+    """Random critical trees of the given sizes (sorted decreasing), laid out by depth.
+
+    Node arrays are int32 (12 bytes per site in all), so a paper-scale seed of 3e7 sites takes
+    ~0.4 GB; the layout needs fewer than 2^31 sites."""
     sizes = np.sort(np.asarray(sizes, dtype=np.int64))[::-1]
-    parents, depths, cids = [], [], []
+    n = int(sizes.sum())
+    if n >= 2 ** 31:
+        raise ValueError(f"a forest of {n:,} sites is too large for int32 node indices")
+    parent = np.empty(n, dtype=np.int32)
+    depth = np.empty(n, dtype=np.int32)
+    cluster = np.repeat(np.arange(len(sizes), dtype=np.int32), sizes)
     offset = 0
-    for k, s in enumerate(sizes):
+    for s in sizes:
         p, d = random_critical_tree(int(s), rng)
-        parents.append(np.where(p >= 0, p + offset, -1))
-        depths.append(d)
-        cids.append(np.full(int(s), k, dtype=np.int64))
+        parent[offset:offset + s] = np.where(p >= 0, p + offset, -1)
+        depth[offset:offset + s] = d
         offset += int(s)
-    parent = np.concatenate(parents)
-    depth = np.concatenate(depths)
-    cluster = np.concatenate(cids)
     order = np.argsort(depth, kind="stable")
-    rank = np.empty_like(order)
-    rank[order] = np.arange(len(order))
-    parent = np.where(parent[order] >= 0, rank[np.maximum(parent[order], 0)], -1)
+    rank = np.empty(n, dtype=np.int32)
+    rank[order] = np.arange(n, dtype=np.int32)
+    parent = parent[order]
+    parent = np.where(parent >= 0, rank[np.maximum(parent, 0)], -1).astype(np.int32)
+    del rank
     depth = depth[order]
-    bounds = np.searchsorted(depth, np.arange(depth.max() + 2))
-    return Forest(parent, depth, cluster[order], bounds, sizes)
+    cluster = cluster[order]
+    del order
+    bounds = np.searchsorted(depth, np.arange(int(depth.max()) + 2))
+    return Forest(parent, depth, cluster, bounds, sizes)
 
 
 def brownian_targets(forest: Forest, rng: np.random.Generator, standardize: bool = True) -> np.ndarray:

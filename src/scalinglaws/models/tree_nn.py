@@ -9,8 +9,18 @@ subtree) and down (best candidate through the parent) -- on keys ``dist * 2^32 +
 minimum is the nearest site with ties broken by the smaller index.  This is O(n) for all nodes and
 all clusters together; :func:`nn_keys_torch` does the same for a batch of training masks on any
 torch device and gives identical integers.
+
+The chapter's sweeps use :func:`nn_predict_thresholds`: a batch of training sets given by a score
+per node and a threshold per (set, cluster), so no (sets x nodes) mask is ever stored.  On the CPU
+it runs the C++ kernel ``_kernels/tree_nn.cpp`` (two sequential sweeps per set, sets spread over
+threads; peak memory one int64 key per node and thread); elsewhere, or without a compiler, torch
+on masks built one chunk at a time.
 """
 from __future__ import annotations
+
+import ctypes
+import os
+import warnings
 
 import numpy as np
 
@@ -70,7 +80,7 @@ def nn_keys_torch(forest: Forest, train, device=None):
         raise ValueError(f"train masks must have {forest.n} columns, got {n}")
     ar = torch.arange(n, dtype=torch.int64, device=tr.device)
     key = torch.where(tr, ar.expand(B, n), torch.full((B, n), INF, dtype=torch.int64, device=tr.device))
-    parent = torch.as_tensor(forest.parent, device=tr.device)
+    parent = torch.as_tensor(forest.parent, device=tr.device).long()
     levels = list(forest.levels())
     for lo, hi in reversed(levels[1:]):
         par = parent[lo:hi].expand(B, hi - lo)
@@ -105,4 +115,92 @@ def nn_predict_at(forest: Forest, y: np.ndarray, train: np.ndarray, at: np.ndarr
         if shrink:
             pred = pred / (1.0 + (key >> SHIFT).to(pred.dtype) / st)
         out[i:i + per] = torch.where(has, pred, torch.zeros_like(pred)).cpu().numpy()
+    return out
+
+
+class _TreeKernel:
+    """``_kernels/tree_nn.cpp``, built on first use and cached (see :mod:`scalinglaws._kernels`)."""
+
+    def __init__(self) -> None:
+        self.lib: ctypes.CDLL | None = None
+        self.failed: str | None = None
+
+    def available(self) -> bool:
+        if self.lib is None and self.failed is None:
+            from .._kernels import build
+
+            try:
+                lib, _ = build("tree_nn")
+            except (OSError, RuntimeError) as exc:
+                self.failed = f"{type(exc).__name__}: {exc}"
+                warnings.warn(f"tree-NN CPU kernel unavailable ({self.failed[:200]}); using torch",
+                              RuntimeWarning, stacklevel=3)
+                return False
+            i64, vp = ctypes.c_int64, ctypes.c_void_p
+            lib.tree_nn_predict.argtypes = [i64, i64, i64, i64] + [vp] * 8 + [ctypes.c_int, vp,
+                                                                             ctypes.c_int]
+            lib.tree_nn_predict.restype = ctypes.c_int
+            lib.tree_nn_check_layout.argtypes = [i64, vp]
+            lib.tree_nn_check_layout.restype = i64
+            self.lib = lib
+        return self.lib is not None
+
+
+tree_kernel = _TreeKernel()
+
+
+def _threads(threads: int | None) -> int:
+    if threads is not None:
+        return max(1, int(threads))
+    import torch
+
+    return max(1, torch.get_num_threads())
+
+
+def nn_predict_thresholds(forest: Forest, y: np.ndarray, score: np.ndarray, excluded: np.ndarray,
+                          thresh: np.ndarray, at: np.ndarray, *, device=None, shrink: bool = True,
+                          threads: int | None = None, max_bytes: float = 1e9) -> np.ndarray:
+    """Predictions at the nodes ``at`` for ``B`` training sets, set ``b`` being the nodes with
+    ``score < thresh[b, cluster]`` that are not ``excluded``.
+
+    ``score`` (n,) and ``thresh`` (B, K) are floats, ``excluded`` (n,) bool.  Returns
+    ``(B, len(at))``, equal to :func:`nn_predict_at` on the masks these define.  CPU: the C++
+    kernel, unless ``BOOK_TREE_KERNEL=0`` or it cannot be built; else torch on ``device`` with
+    masks built ``max_bytes`` at a time."""
+    n, K = forest.n, len(forest.sizes)
+    thresh = np.ascontiguousarray(np.atleast_2d(thresh), dtype=np.float64)
+    if thresh.shape[1] != K:
+        raise ValueError(f"thresh must have one column per cluster ({K}), got {thresh.shape}")
+    score = np.ascontiguousarray(score, dtype=np.float64)
+    excluded = np.ascontiguousarray(excluded, dtype=bool)
+    if score.shape != (n,) or excluded.shape != (n,):
+        raise ValueError(f"score and excluded must have shape ({n},), got {score.shape}, "
+                         f"{excluded.shape}")
+    at = np.ascontiguousarray(at, dtype=np.int64)
+    B = thresh.shape[0]
+    on_cpu = device is None or str(device) == "cpu"
+    use_kernel = on_cpu and os.environ.get("BOOK_TREE_KERNEL", "1") != "0" and tree_kernel.available()
+    if not use_kernel:
+        out = np.empty((B, len(at)))
+        per = max(1, int(max_bytes // max(1, 9 * n)))
+        cid = forest.cluster
+        for i in range(0, B, per):
+            masks = (score[None, :] < thresh[i:i + per][:, cid]) & ~excluded[None, :]
+            out[i:i + per] = nn_predict_at(forest, y, masks, at, device=device, shrink=shrink,
+                                           max_bytes=max_bytes)
+        return out
+    lib = tree_kernel.lib
+    parent = np.ascontiguousarray(forest.parent, dtype=np.int32)
+    cluster = np.ascontiguousarray(forest.cluster, dtype=np.int32)
+    bad = lib.tree_nn_check_layout(n, parent.ctypes.data)
+    if bad >= 0:
+        raise ValueError(f"forest layout: node {bad} does not follow its parent (make_forest's "
+                         "depth order is required)")
+    yv = np.ascontiguousarray(y, dtype=np.float64)
+    ss = np.sqrt(forest.sizes.astype(float))[cluster[at]]
+    out = np.empty((B, len(at)))
+    lib.tree_nn_predict(n, K, B, len(at), parent.ctypes.data, cluster.ctypes.data,
+                        score.ctypes.data, excluded.view(np.uint8).ctypes.data, thresh.ctypes.data,
+                        at.ctypes.data, yv.ctypes.data, ss.ctypes.data, int(shrink),
+                        out.ctypes.data, _threads(threads))
     return out
