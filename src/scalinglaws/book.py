@@ -83,3 +83,9 @@ def show_claims(claims: Sequence[Any], *, chapter_links: bool = False):
                 "(no planted input can fail them for the right reason), so not counted.</p>"
                 + table_html(checks, link=link, show_chapter=chapter_links))
     return HTML(out)
+
+
+def glue_verdicts(prefix: str, claims: Sequence[Any]) -> None:
+    """Glue each claim's verdict word as ``{prefix}_verdict_{key}`` (for the chapter's summary)."""
+    for c in claims:
+        glue(f"{prefix}_verdict_{c.key}", str(c.verdict))

@@ -28,6 +28,29 @@ PALETTE = {
     "grey": "#7f7f7f",
 }
 CYCLE = [PALETTE[k] for k in ("blue", "orange", "green", "red", "purple", "sky", "black")]
+#: the book's text column, inches at the style's dpi (772 px at 110 dpi): figures drawn this
+#: wide are shown at their own size, so their 9-10.5 pt text stays >= 9 px
+COLUMN_IN = 7.0
+
+
+def column_figure(height: float, mosaic: str | None = None, **kw: Any):
+    """A figure the column's width and ``height`` inches tall; with ``mosaic`` (e.g.
+    ``"AB;CC"``), ``(fig, {label: axes})`` from :meth:`matplotlib.figure.Figure.subplot_mosaic`,
+    else ``(fig, ax)``."""
+    fig = plt.figure(figsize=(COLUMN_IN, height), **kw)
+    if mosaic is None:
+        return fig, fig.add_subplot()
+    return fig, fig.subplot_mosaic(mosaic)
+
+
+def legend_below(fig: plt.Figure, axes: Sequence[plt.Axes], ncol: int = 2) -> None:
+    """One legend for ``axes`` (their distinct labels), under the figure, off the data."""
+    seen: dict[str, Any] = {}
+    for ax in axes:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            seen.setdefault(lab, h)
+    fig.legend(list(seen.values()), list(seen.keys()), loc="outside lower center", ncol=ncol,
+               fontsize=9, frameon=False)
 
 
 def use_style() -> None:

@@ -18,6 +18,7 @@ random walk down the tree as target.  Everything here is vectorised numpy:
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -46,17 +47,25 @@ def borel_log_pmf(s: np.ndarray) -> np.ndarray:
     return -s + (s - 1) * np.log(s) - gammaln(s + 1)
 
 
+@functools.lru_cache(maxsize=4)
+def _borel_cdf(s_min: int, s_max: int) -> np.ndarray:
+    """The Borel law's CDF on ``[s_min, s_max]`` (float64 cumulative sums; cached, since a
+    paper-scale table has 3e7 entries and every seed uses the same one)."""
+    logp = borel_log_pmf(np.arange(s_min, s_max + 1))
+    cdf = np.cumsum(np.exp(logp - logp.max()))
+    cdf /= cdf[-1]
+    cdf.setflags(write=False)
+    return cdf
+
+
 def sample_cluster_sizes(n: int, s_min: int, s_max: int, rng: np.random.Generator) -> np.ndarray:
     """``n`` cluster sizes from the Borel law truncated to ``[s_min, s_max]``, exactly, by
-    inverting the tabulated CDF (float64 cumulative sums, built in chunks of 2^22)."""
+    inverting the tabulated CDF."""
     if not (1 <= s_min <= s_max):
         raise ValueError(f"need 1 <= s_min <= s_max, got s_min={s_min}, s_max={s_max}")
-    s = np.arange(s_min, s_max + 1)
-    logp = borel_log_pmf(s)
-    p = np.exp(logp - logp.max())
-    cdf = np.cumsum(p)
-    cdf /= cdf[-1]
-    return s[np.searchsorted(cdf, rng.random(n), side="right").clip(0, len(s) - 1)]
+    cdf = _borel_cdf(int(s_min), int(s_max))
+    idx = np.searchsorted(cdf, rng.random(n), side="right").clip(0, len(cdf) - 1)
+    return (s_min + idx).astype(np.int64)
 
 
 def random_critical_tree(s: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

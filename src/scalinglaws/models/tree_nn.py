@@ -159,13 +159,15 @@ def _threads(threads: int | None) -> int:
 
 def nn_predict_thresholds(forest: Forest, y: np.ndarray, score: np.ndarray, excluded: np.ndarray,
                           thresh: np.ndarray, at: np.ndarray, *, device=None, shrink: bool = True,
-                          threads: int | None = None, max_bytes: float = 1e9) -> np.ndarray:
+                          threads: int | None = None, max_bytes: float = 1e9,
+                          max_key_bytes: float = 4e9) -> np.ndarray:
     """Predictions at the nodes ``at`` for ``B`` training sets, set ``b`` being the nodes with
     ``score < thresh[b, cluster]`` that are not ``excluded``.
 
     ``score`` (n,) and ``thresh`` (B, K) are floats, ``excluded`` (n,) bool.  Returns
     ``(B, len(at))``, equal to :func:`nn_predict_at` on the masks these define.  CPU: the C++
-    kernel, unless ``BOOK_TREE_KERNEL=0`` or it cannot be built; else torch on ``device`` with
+    kernel, unless ``BOOK_TREE_KERNEL=0`` or it cannot be built (its key buffers kept under
+    ``max_key_bytes`` by using one thread on huge forests); else torch on ``device`` with
     masks built ``max_bytes`` at a time."""
     n, K = forest.n, len(forest.sizes)
     thresh = np.ascontiguousarray(np.atleast_2d(thresh), dtype=np.float64)
@@ -199,8 +201,12 @@ def nn_predict_thresholds(forest: Forest, y: np.ndarray, score: np.ndarray, excl
     yv = np.ascontiguousarray(y, dtype=np.float64)
     ss = np.sqrt(forest.sizes.astype(float))[cluster[at]]
     out = np.empty((B, len(at)))
+    # each thread holds 4 int64 keys per node: past ``max_key_bytes`` in all, one thread
+    nthr = _threads(threads)
+    if nthr > 1 and nthr * 32 * n > max_key_bytes:
+        nthr = 1
     lib.tree_nn_predict(n, K, B, len(at), parent.ctypes.data, cluster.ctypes.data,
                         score.ctypes.data, excluded.view(np.uint8).ctypes.data, thresh.ctypes.data,
                         at.ctypes.data, yv.ctypes.data, ss.ctypes.data, int(shrink),
-                        out.ctypes.data, _threads(threads))
+                        out.ctypes.data, nthr)
     return out
