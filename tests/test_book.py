@@ -33,9 +33,16 @@ def test_chapter_shape(path):
     text = path.read_text()
     assert text.startswith("---\njupytext:"), "front matter first"
     assert f"({path.stem})=" in text, "chapter label"
-    for section in ("## Setup", "## Experiment", "## Fit", "## Result",
-                    "## Differences from the paper", "## Next steps"):
-        assert section in text, section
+    # Setup, then how the statistic is computed (a "Method" before the experiment or a "Fit"
+    # after it), Experiment, Result, the check, then the differences and next steps, in order
+    order = ["## Setup", "## Experiment", "## Result", "## Check",
+             "## Differences from the paper", "## Next steps"]
+    at = [text.find(f"\n{s}\n") for s in order]
+    for s, i in zip(order, at):
+        assert i >= 0, f"{path.name}: section {s!r} missing"
+    assert at == sorted(at), f"{path.name}: sections out of order: {order}"
+    assert "\n## Method\n" in text or "\n## Fit\n" in text, \
+        f"{path.name}: a '## Method' or '## Fit' section says how the statistic is computed"
     assert "assert_verdicts(" in text and "show_claims(" in text, \
         "the check cell shows the claims table and asserts the verdicts"
     assert "glue(" in text
