@@ -7,6 +7,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # CPU wheel of torch; override e.g. `make TORCH=torch` for a CUDA build on a GPU machine.
 TORCH ?= torch==2.13.0
+# an extra package index for torch, e.g. https://download.pytorch.org/whl/cpu for its CPU build
+TORCH_INDEX ?=
 NB_DIR := nbexec
 JCACHE := _build/.jupyter_cache
 # every executable page of the book (MyST notebooks carry a kernelspec); the chapters run first
@@ -29,7 +31,7 @@ help:
 	@echo "make book   - create .venv, install, execute and render the book to _build/html"
 	@echo "make test   - lint, unit tests and every chapter (nbmake) in one session, build the HTML -W"
 	@echo "make unit   - unit tests only;  make notebooks-exec - execute the book's pages only"
-	@echo "make notebooks - regenerate the Colab copies book/*.ipynb of every executable page"
+	@echo "make notebooks - regenerate the Colab copies book/*.ipynb (after make test: with its numbers)"
 	@echo "make bench  - run the benchmarks in bench/"
 
 venv: $(VENV)/.installed
@@ -40,7 +42,8 @@ $(VENV)/.installed: pyproject.toml
 	@$(STEP) "create venv and install" bash -c '\
 	  set -e; \
 	  [ -x $(PY) ] || $(PYTHON) -m venv $(VENV); \
-	  $(PY) -m pip install -q --disable-pip-version-check --no-compile "$(TORCH)" -e ".[book,test]"; \
+	  $(PY) -m pip install -q --disable-pip-version-check --no-compile \
+	    $(if $(TORCH_INDEX),--extra-index-url $(TORCH_INDEX)) "$(TORCH)" -e ".[book,test]"; \
 	  $(PY) -m compileall -q -j 0 $$($(PY) -c "import sysconfig; print(sysconfig.get_paths()[\"purelib\"])") \
 	    >/dev/null 2>&1 || true; \
 	  $(PY) -m ipykernel install --prefix $(VENV) --name python3 >/dev/null'
@@ -89,10 +92,10 @@ test: lint checks html
 book: venv html
 	@test -f _build/html/index.html && echo "the book is at _build/html/index.html"
 
+# plain notebooks (scalinglaws/colab.py): no MyST left, glued values from the executed pages in
+# $(NB_DIR)/ when there are any (run after `make test` or `make notebooks-exec`)
 notebooks: venv
-	@for f in $(NOTEBOOKS); do \
-	  $(VENV)/bin/jupytext --quiet --to ipynb --update-metadata '{"jupytext": null}' \
-	    -o $${f%.md}.ipynb $$f && echo "wrote $${f%.md}.ipynb"; done
+	@$(PY) -m scalinglaws.colab $(NOTEBOOKS)
 
 bench: venv
 	@for b in bench/*.py; do $(STEP) "$$b" $(PY) $$b; done

@@ -45,7 +45,7 @@ def test_chapter_shape(path):
         f"{path.name}: a '## Method' or '## Fit' section says how the statistic is computed"
     assert "assert_verdicts(" in text and "show_claims(" in text, \
         "the check cell shows the claims table and asserts the verdicts"
-    assert "glue(" in text
+    assert "glue(" in text or "glue_many(" in text
     code = "\n".join(re.findall(r"```\{code-cell\}[^\n]*\n(.*?)```", text, re.S))
     assert not re.search(r"^\s*(def|class)\s", code, re.M), "chapters define no functions/classes"
     assert f"book/{path.stem}" in (ROOT / "_toc.yml").read_text(), "chapter is in the TOC"
@@ -133,3 +133,20 @@ def test_cell_tags_sit_where_myst_nb_reads_them(path):
     cells = [c for c in jupytext.read(path).cells if c.cell_type == "code"]
     assert sum(bool(c.metadata.get("tags")) for c in cells) == tagged
     assert all("tags" not in c.metadata.get("mystnb", {}) for c in cells)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_title_matches_its_module(path):
+    from scalinglaws.experiments import get
+
+    heading = re.search(r"^# (.+)$", path.read_text(), re.M).group(1)
+    assert get(path.stem).TITLE == heading, f"{path.stem}: TITLE differs from the page's heading"
+
+
+@pytest.mark.parametrize("path", EXECUTABLE, ids=lambda p: p.stem)
+def test_install_cell_is_hidden(path):
+    """The self-installing first cell is folded away, input and output (``hide-cell``)."""
+    import jupytext
+
+    first = next(c for c in jupytext.read(path).cells if c.cell_type == "code")
+    assert "pip" in first.source and "hide-cell" in first.metadata.get("tags", []), path.name

@@ -125,3 +125,12 @@ def test_full_mode_memory_extrapolates_below_8_gb():
     if full is not None:
         assert full[0].peak_rss_gb < 8.0
         assert int(full[0].clusters.n_sites.max()) == int(ch5.seed_sites(ch5.Config.full()).max())
+
+
+def test_peak_memory_is_this_programs_own():
+    """A program started from a big process reports its own peak, not its parent's."""
+    big = bytearray(600_000_000)  # noqa: F841 - hold 0.6 GB in the parent while it starts a child
+    code = "from scalinglaws.experiments import ch5_data_distribution as c; print(c.peak_rss_gb())"
+    child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                 check=True).stdout)
+    assert ch5.peak_rss_gb() > 0.6 and child < 0.5

@@ -176,3 +176,78 @@ def test_intervals_overlap_at_the_reported_precision():
     far = Ladder("exponent", (1600, 3200, 6400), (0.7729, 0.7744, 0.7760),
                  ((0.7725, 0.7731), (0.7739, 0.7745), (0.7755, 0.7762)))
     assert not far.overlap(0.0005) and "do not overlap" in far.unsettled_because(0.0099, 0.0005)
+
+
+#: the book's text column at 1400 px (px), and a generous width per character of the table's
+#: 0.85 em text at the theme's 16 px (px); each cell adds its padding (px)
+COLUMN_PX, CHAR_PX, CELL_PAD_PX = 772, 0.62 * 0.85 * 16, 2 * 12
+
+
+def _min_width_px(table: str) -> float:
+    """A lower bound a browser must give the table: per column, the widest unbreakable run plus
+    padding. The table wraps anywhere (``overflow-wrap:anywhere``), so the unbreakable runs are its
+    ``white-space:nowrap`` spans, and the headers' words."""
+    import re
+
+    assert "overflow-wrap:anywhere" in table
+    rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)
+    head = [max(map(len, re.sub(r"<[^>]+>", " ", c).split()))
+            for c in re.findall(r"<th>(.*?)</th>", rows[0], re.S)]
+    widest = head
+    for row in rows[1:]:
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        runs = [max([len(re.sub(r"<[^>]+>", "", m)) for m in
+                     re.findall(r"white-space:nowrap[^>]*>(.*?)</span>", c, re.S)], default=1)
+                for c in cells]
+        widest = [max(a, b) for a, b in zip(widest, runs)]
+    return sum(w * CHAR_PX + CELL_PAD_PX for w in widest)
+
+
+def test_claims_table_fits_the_text_column():
+    """Verdict first as a badge, five columns, details collapsed; the widest content that cannot
+    wrap fits the 772 px column, with extreme values and long names."""
+    rows = [make(key="a"), make(key="b", measured=-12345.678, interval=(-2e5, 3e-7),
+                                 paper_value=-1.5e-9, alternative="a very long named "
+                                 "alternative " * 5, expected=Verdict.NOT_REPRODUCED),
+            make(key="c", interval=(1.01, 1.03), expected=Verdict.INCONCLUSIVE)]
+    t = table_html(rows, controls=lambda c: "tests/test_controls.py::test_a_very_long_name_" * 3)
+    assert "nowrap" in t and t.count("<th>") == 5 and t.index("<th>verdict") < t.index("<th>claim")
+    assert t.count("<details>") == 3 and "test_a_very_long_name_" in t
+    assert _min_width_px(t) < COLUMN_PX, _min_width_px(t)
+
+
+def test_intervals_show_enough_digits_to_differ():
+    from scalinglaws.claims import interval_digits
+
+    assert interval_digits(0.7712, 0.7736, 2) == 3          # [0.77, 0.77] -> [0.771, 0.774]
+    assert interval_digits(0.70, 0.90, 2) == 2
+    assert interval_digits(1.0, 1.0, 2) == 2 and interval_digits(1.0, 1.0 + 1e-12, 2) == 5
+    t = table_html([make(measured=0.7727, interval=(0.7711, 0.7736), digits=2)])
+    assert "[0.771, 0.774]" in t
+
+
+def test_scorecard_figure_labels_rows_in_words():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from scalinglaws import plotting
+
+    rows = [make(key=f"key_{i}", chapter=f"ch{i}_x", quantity="exponent α_D " + "x" * 6 * i)
+            for i in range(6)]
+    labels = [plotting.claim_label(c) for c in rows]
+    assert labels[0] == "ch0 · exponent α_D " and all(len(s) <= 44 for s in labels)
+    assert labels[-1].endswith("…") and not any("key_" in s for s in labels)
+    ax = plotting.scorecard_figure(rows).axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == labels[::-1]
+
+
+def test_text_table_one_line_per_claim_verdict_first():
+    from scalinglaws.claims import text_table
+
+    rows = [make(key="a", quantity="exponent"), make(key="b", kind="consistency"),
+            make(key="c", measured=0.7, interval=(0.68, 0.72), expected=Verdict.NOT_REPRODUCED)]
+    lines = text_table(rows).splitlines()
+    assert len(lines) == 4 and lines[0].startswith("verdict")
+    assert lines[1].startswith("reproduced") and "a: exponent" in lines[1]
+    assert "b (check)" in lines[2] and lines[3].startswith("not reproduced")
+    assert "0.700 [0.680, 0.720]" in lines[3] and "Adam-limited" in lines[3]

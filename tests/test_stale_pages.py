@@ -66,3 +66,19 @@ def test_editing_the_package_changes_the_rendered_page(tmp_path):
     probe.write_text('VALUE = "second-value"\n')
     html = build()
     assert "second-value" in html and "first-value" not in html
+
+
+def test_the_build_hides_progress_bars(monkeypatch):
+    """A bare `jb build .` (no Makefile) still sets BOOK_PROGRESS=0 for the pages' kernels."""
+    from scalinglaws import config, sphinx_ext
+
+    class App:
+        def connect(self, *a, **k):
+            pass
+
+    monkeypatch.delenv("BOOK_PROGRESS", raising=False)
+    sphinx_ext.setup(App())
+    assert not config.progress_enabled()
+    monkeypatch.setenv("BOOK_PROGRESS", "1")
+    sphinx_ext.setup(App())
+    assert config.progress_enabled()

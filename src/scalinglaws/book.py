@@ -63,26 +63,50 @@ def glue_many(prefix: str, values: Mapping[str, Any]) -> None:
 
 
 def show_claims(claims: Sequence[Any], *, chapter_links: bool = False):
-    """The claims table of a chapter (or of the whole book) as HTML, each claim with the test
-    that holds its two controls; the consistency checks follow in a table of their own (they
-    are not claims and are not counted)."""
+    """The claims table of a chapter (or, with ``chapter_links``, of the whole book: one table per
+    chapter under a heading with its verdict counts, each claim linked to its chapter), each claim
+    with the test that holds its two controls; the consistency checks follow in a table of their
+    own (they are not claims and are not counted)."""
     from IPython.display import HTML
 
-    from .claims import Scorecard, consistency_checks, paper_claims, table_html
+    from .claims import Scorecard, consistency_checks, counts, paper_claims, table_html
 
     link = None
     if chapter_links:
         def link(c):  # noqa: E306 - a tiny local helper
             return f"{c.chapter}.html" + (f"#{c.figure}" if c.figure else "")
     claims = list(claims)
-    out = table_html(paper_claims(claims), link=link, show_chapter=chapter_links,
-                     controls=Scorecard.control_test)
-    checks = consistency_checks(claims)
-    if checks:
-        out += ("<p><b>Consistency checks</b>: computed and shown, but not claims of the paper "
-                "(no planted input can fail them for the right reason), so not counted.</p>"
-                + table_html(checks, link=link, show_chapter=chapter_links))
+    groups: dict[str, list[Any]] = {}
+    for c in claims:
+        groups.setdefault(c.chapter if chapter_links else "", []).append(c)
+    out = ""
+    for chapter, group in groups.items():
+        paper, checks = paper_claims(group), consistency_checks(group)
+        if chapter:
+            n = counts(paper)
+            tally = ", ".join(f"{v} {k}" for k, v in n.items() if v)
+            out += (f'<h4 style="margin-top:1.2em"><a href="{chapter}.html">{chapter_title(chapter)}'
+                    f"</a> <small>({tally or 'no claims'})</small></h4>")
+        if paper:
+            out += table_html(paper, link=link, controls=Scorecard.control_test)
+        if checks:
+            out += ("<p><b>Consistency checks</b>: computed and shown, but not claims of the paper "
+                    "(no planted input can fail them for the right reason), so not counted.</p>"
+                    + table_html(checks, link=link))
     return HTML(out)
+
+
+def chapter_title(chapter: str) -> str:
+    """A chapter's human title (``ch5_data_distribution`` -> "5. Data distribution"), from the
+    experiment module's ``TITLE`` where it has one."""
+    from .experiments import get
+
+    try:
+        title = getattr(get(chapter), "TITLE", "")
+    except ValueError:  # not one of the book's chapters: still a readable heading
+        title = ""
+    num, _, rest = chapter.partition("_")
+    return f"{num.removeprefix('ch')}. {title or rest.replace('_', ' ').capitalize()}"
 
 
 def glue_verdicts(prefix: str, claims: Sequence[Any]) -> None:

@@ -405,42 +405,88 @@ def _fmt(v: float, digits: int) -> str:
     return f"{v:.{digits}f}"
 
 
+def interval_digits(lo: float, hi: float, digits: int, most: int = 3) -> int:
+    """The digits that tell an interval's two ends apart (``digits``, plus up to ``most`` more), so
+    that a narrow interval is not printed as ``[0.77, 0.77]``."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo == hi:
+        return digits
+    for d in range(digits, digits + most + 1):
+        if _fmt(lo, d) != _fmt(hi, d):
+            return d
+    return digits + most
+
+
+#: the claims table's columns, in order: what a reader scans for first (the verdict) comes first
+TABLE_COLUMNS = ("verdict", "claim", "paper", "ours [interval]", "alternative")
+#: the table's own style: it fills the text column and wraps inside its cells, never wider
+_TABLE_STYLE = ("width:100%;max-width:100%;table-layout:auto;border-collapse:collapse;"
+                "font-size:0.85em;overflow-wrap:anywhere;word-break:normal")
+
+
+def verdict_badge(v: Verdict | str) -> str:
+    """The verdict as a coloured badge (white text on the verdict's colour, never wrapped)."""
+    v = Verdict(v)
+    return (f'<span class="verdict" style="background:{verdict_colour(v)};color:white;'
+            f'border-radius:3px;padding:1px 5px;white-space:nowrap;font-weight:bold">'
+            f"{html.escape(str(v))}</span>")
+
+
 def table_html(claims: Sequence[Claim], *, link: Callable[[Claim], str] | None = None,
                show_chapter: bool = False, controls: Callable[[Claim], str] | None = None) -> str:
-    """The claims as an HTML table: claim | source | paper | measured [interval] | alternative |
-    tolerance | verdict (with its reason, its ladder and, given ``controls``, the test that holds
-    its two controls)."""
+    """The claims as an HTML table that fits a text column: verdict | claim | paper |
+    ours [interval] | alternative. The claim's quantity, source, tolerance, the verdict's reason,
+    its ladder and (given ``controls``) the test that holds its two controls sit in a collapsible
+    "details" under the claim; ``show_chapter`` puts the chapter's name above the claim."""
     e = html.escape
-    head = (["chapter"] if show_chapter else []) + ["claim", "source", "paper", "measured",
-                                                     "alternative", "tolerance", "verdict"]
-    out = ['<table class="table claims">', "<thead><tr>"
-           + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"]
+    out = [f'<table class="table claims" style="{_TABLE_STYLE}">', "<thead><tr>"
+           + "".join(f"<th>{h}</th>" for h in TABLE_COLUMNS) + "</tr></thead><tbody>"]
     for c in claims:
         d = c.digits
         lo, hi = c.interval
+        di = interval_digits(lo, hi, d)
         stmt = e(c.statement)
         if link is not None:
             stmt = f'<a href="{e(link(c))}">{stmt}</a>'
-        ladder = ""
+        if show_chapter:
+            stmt = f"<small>{e(c.chapter)}</small><br>{stmt}"
+        details = [f"<b>quantity</b>: {e(c.quantity)}", f"<b>source</b>: {e(c.source)}",
+                   f"<b>tolerance</b>: ± {_fmt(c.tolerance, d)} ({e(c.tolerance_source)})",
+                   f"<b>why this verdict</b>: {e(c.reason)}"]
         if c.ladder is not None:
-            ladder = f'<br><small>ladder: {e(c.ladder.describe(c.tolerance, d))}</small>'
+            details.append(f"<b>ladder</b>: {e(c.ladder.describe(c.tolerance, d))}")
         if controls is not None and c.kind == "claim":
-            ladder += f"<br><small>controls: <code>{e(controls(c))}</code></small>"
-        cells = ([e(c.chapter)] if show_chapter else []) + [
-            f"{stmt}<br><small>{e(c.quantity)}</small>",
-            e(c.source),
+            details.append(f"<b>controls</b>: <code>{e(controls(c))}</code>")
+        if len(c.expected_verdicts) > 1:
+            details.append(f"<b>recorded</b>: {e(c.expected_text)}")
+        cells = [
+            verdict_badge(c.verdict),
+            f"{stmt}<details><summary><small>details</small></summary><small>"
+            + "<br>".join(details) + "</small></details>",
             _fmt(c.paper_value, d),
-            f"{_fmt(c.measured, d)}<br><small>[{_fmt(lo, d)}, {_fmt(hi, d)}]</small>",
-            f"{e(c.alternative)}<br><small>{_fmt(c.alternative_value, d)}</small>",
-            f"± {_fmt(c.tolerance, d)}<br><small>{e(c.tolerance_source)}</small>",
-            f'<b style="color:{verdict_colour(c.verdict)}">{e(str(c.verdict))}</b>'
-            f"<br><small>{e(c.reason)}</small>{ladder}"
-            + (f"<br><small>recorded: {e(c.expected_text)}</small>"
-               if len(c.expected_verdicts) > 1 else ""),
+            f'<span style="white-space:nowrap">{_fmt(c.measured, di)}</span><br><small '
+            f'style="white-space:nowrap">[{_fmt(lo, di)}, {_fmt(hi, di)}]</small>',
+            f"{_fmt(c.alternative_value, d)}<br><small>{e(c.alternative)}</small>",
         ]
-        out.append("<tr>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
+        out.append("<tr>" + "".join(f'<td style="vertical-align:top">{x}</td>' for x in cells)
+                   + "</tr>")
     out.append("</tbody></table>")
     return "".join(out)
+
+
+def text_table(claims: Sequence[Claim]) -> str:
+    """The claims as plain text for a terminal: one line per claim, verdict first
+    (``verdict | key: quantity | paper | ours [interval] | alternative``)."""
+    rows = [("verdict", "claim", "paper", "ours [interval]", "alternative")]
+    for c in claims:
+        d = c.digits
+        lo, hi = c.interval
+        di = interval_digits(lo, hi, d)
+        kind = "" if c.kind == "claim" else " (check)"
+        rows.append((str(c.verdict), f"{c.key}{kind}" + (f": {c.quantity}" if c.quantity else ""),
+                     _fmt(c.paper_value, d), f"{_fmt(c.measured, di)} [{_fmt(lo, di)}, {_fmt(hi, di)}]",
+                     f"{_fmt(c.alternative_value, d)} ({c.alternative})"))
+    w = [max(len(r[k]) for r in rows) for k in range(4)]
+    return "\n".join("  ".join(x.ljust(w[k]) if k < 4 else x for k, x in enumerate(r)) for r in rows)
 
 
 def show(claims: Sequence[Claim], **kw: Any):

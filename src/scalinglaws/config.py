@@ -5,9 +5,10 @@ The book runs in one of two modes, chosen in exactly one place (:func:`mode`):
 * ``fast`` -- CPU, a few minutes per chapter on 2 cores, still showing each paper's effect;
 * ``full`` -- the paper-scale configuration, meant for one GPU.
 
-``BOOK_MODE=fast|full`` overrides the default, which is ``full`` when CUDA is available and
-``fast`` otherwise.  Every chapter's config is a frozen dataclass deriving from
-:class:`ChapterConfig`, with ``fast()`` and ``full()`` constructors and a ``seeds`` field.
+The default is ``fast`` on every device (on a GPU it runs there); ``BOOK_MODE=full`` opts in to
+paper scale, which states its time and memory before it starts.  Every chapter's config is a
+frozen dataclass deriving from :class:`ChapterConfig`, with ``fast()`` and ``full()``
+constructors and a ``seeds`` field.
 """
 from __future__ import annotations
 
@@ -32,34 +33,25 @@ class ConfigError(ValueError):
     """A configuration value is impossible; the message names the field."""
 
 
-def _cuda_available() -> bool:
-    try:
-        import torch
-
-        return bool(torch.cuda.is_available())
-    except Exception:  # pragma: no cover - torch missing or broken
-        return False
-
-
 def mode(value: str | None = None) -> str:
     """Return the book mode: ``"fast"`` or ``"full"``.
 
-    ``value`` (if given) wins; else the ``BOOK_MODE`` environment variable; else ``"full"``
-    when CUDA is available and ``"fast"`` otherwise.  Any other value raises a
-    :class:`ValueError` that names the variable and the allowed values.
+    ``value`` (if given) wins; else the ``BOOK_MODE`` environment variable; else ``"fast"``, on
+    every device: full mode (hours on a GPU for some chapters) is only ever opted in to.  Any
+    other value raises a :class:`ValueError` that names the variable and the allowed values.
     """
     source = "mode argument"
     if value is None:
         value = os.environ.get(MODE_ENV)
         source = f"environment variable {MODE_ENV}"
     if value is None or value == "":
-        return "full" if _cuda_available() else "fast"
+        return "fast"
     v = str(value).strip().lower()
     if v not in MODES:
         raise ValueError(
             f"{source} is {value!r}; allowed values are "
             + ", ".join(repr(m) for m in MODES)
-            + " (unset means 'full' with CUDA, else 'fast')"
+            + " (unset means 'fast')"
         )
     return v
 

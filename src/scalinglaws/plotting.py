@@ -203,3 +203,38 @@ def ladder_figure(claims: Sequence[Any], *, ncols: int = 2) -> plt.Figure:
                bbox_to_anchor=(0.5, -0.02))
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     return fig
+
+
+def claim_label(c: Any, width: int = 44) -> str:
+    """A claim's row label for a figure: its chapter's number and its quantity in words
+    (``"ch2 · exponent α_D"``), never its key; cut to ``width`` characters."""
+    words = c.quantity or c.statement or c.key
+    label = f"ch{c.chapter.split('_')[0].removeprefix('ch')} · {words}"
+    return label if len(label) <= width else label[: width - 1] + "…"
+
+
+def scorecard_figure(claims: Sequence[Any], lim: tuple[float, float] = (-1.5, 2.5)) -> plt.Figure:
+    """Every claim on one axis (:func:`scalinglaws.claims.normalised`): 0 is the paper's value,
+    1 the named alternative, the grey band the tolerance; colour by verdict; a point beyond the
+    axis is drawn at its edge as an arrow. One row per claim, labelled in words."""
+    from .claims import normalised, verdict_colour
+
+    rows = list(claims)
+    fig, ax = column_figure(0.27 * len(rows) + 1.1)
+    clip = lambda v: min(max(v, lim[0] + 0.05), lim[1] - 0.05)  # noqa: E731
+    for i, c in enumerate(rows):
+        m, lo, hi, tol = normalised(c)
+        y = len(rows) - 1 - i
+        ax.fill_betweenx([y - 0.35, y + 0.35], -tol, tol, color=PALETTE["grey"], alpha=0.2,
+                         linewidth=0)
+        col = verdict_colour(c.verdict)
+        ax.plot([clip(lo), clip(hi)], [y, y], color=col, linewidth=2)
+        ax.plot(clip(m), y, linestyle="none", color=col, markersize=6,
+                marker=">" if m > lim[1] else "<" if m < lim[0] else "o")
+    ax.axvline(0, color=PALETTE["black"], linewidth=0.8)
+    ax.axvline(1, color=PALETTE["black"], linewidth=0.8, linestyle=":")
+    ax.set_yticks(range(len(rows)), [claim_label(c) for c in rows][::-1], fontsize=9)
+    ax.set_ylim(-0.7, len(rows) - 0.3)
+    ax.set_xlim(*lim)
+    ax.set_xlabel("measurement: 0 = paper's value, 1 = named alternative")
+    return fig

@@ -7,6 +7,7 @@ source changed since the cache was filled (:func:`scalinglaws.cache.guard_execut
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ def _reread_all(app: Any, env: Any, added: Any, changed: Any, removed: Any) -> l
 
 
 def setup(app: Any) -> dict[str, Any]:
+    # the pages' kernels inherit this environment: a bare `jb build .` embeds no progress bars
+    # (a value set by the caller, e.g. BOOK_PROGRESS=1, is kept)
+    os.environ.setdefault("BOOK_PROGRESS", "0")
     app.connect("config-inited", _guard, priority=100)
     app.connect("env-get-outdated", _reread_all)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -262,6 +262,9 @@ def run(config: Config | None = None) -> Result:
 
 
 #: the tests that hold each claim's two controls (planted inputs through the chapter's statistic)
+#: the chapter's title, as its page heads it (tests/test_book.py checks the two agree)
+TITLE = 'How this book measures a scaling law'
+
 CONTROLS = {"exponent": "tests/test_controls.py::test_ch0_exponent"}
 
 

@@ -511,6 +511,9 @@ def h2_stats(par_ratio: np.ndarray, betas: np.ndarray, beta: float = 0.9) -> np.
 
 
 #: the tests that hold each claim's two controls (planted inputs through the chapter's statistic)
+#: the chapter's title, as its page heads it (tests/test_book.py checks the two agree)
+TITLE = 'A resource model for neural scaling laws'
+
 CONTROLS = {"h1_slope": "tests/test_controls.py::test_ch1_h1_slope",
             "h2_ratio": "tests/test_controls.py::test_ch1_h2_ratio"}
 

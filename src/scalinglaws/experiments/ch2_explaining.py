@@ -541,6 +541,9 @@ def _nearest(values: list[float], target: float) -> float:
 
 
 #: the tests that hold each claim's two controls (planted inputs through the chapter's statistic)
+#: the chapter's title, as its page heads it (tests/test_book.py checks the two agree)
+TITLE = 'Explaining neural scaling laws: four regimes'
+
 CONTROLS = {k: "tests/test_controls.py::test_ch2_controls"
             for k in ("curve_D", "curve_P", "alpha_D", "variance_data", "variance_model",
                       *(f"dimension_{d}" for d in range(3, 9)))}

@@ -430,6 +430,9 @@ def mirror_stats(ratios: np.ndarray) -> np.ndarray:
 
 
 #: the tests that hold each claim's two controls (planted inputs through the chapter's statistic)
+#: the chapter's title, as its page heads it (tests/test_book.py checks the two agree)
+TITLE = 'A scaling law from lottery-ticket ensembling?'
+
 CONTROLS = {k: f"tests/test_controls.py::test_ch3_{k}"
             for k in ("silu_exponent", "relu_small_n", "mirror_pairs", "ensemble", "best_peak")}
 

@@ -616,6 +616,9 @@ SOURCE = "Caballero et al. 2023, arXiv:2210.14891v11"
 
 
 #: the tests that hold each claim's two controls (planted inputs through the chapter's statistic)
+#: the chapter's title, as its page heads it (tests/test_book.py checks the two agree)
+TITLE = 'Broken neural scaling laws'
+
 CONTROLS = {"addition": "tests/test_controls.py::test_ch4_addition",
             "benchmark_lang": "tests/test_controls.py::test_ch4_win_share",
             "benchmark_vision": "tests/test_controls.py::test_ch4_win_share",

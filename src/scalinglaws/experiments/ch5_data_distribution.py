@@ -567,10 +567,19 @@ def full_claims(full: tuple[Result, dict] | None) -> list[Claim]:
 
 
 def peak_rss_gb() -> float:
-    """Peak resident memory of this process so far, GB (Linux reports kB, macOS bytes)."""
+    """Peak resident memory of this process so far, GB: ``VmHWM`` of ``/proc/self/status`` on
+    Linux (this program's own peak; ``ru_maxrss`` would keep the peak of the process it was
+    forked from across ``exec``), else ``ru_maxrss`` (macOS reports bytes)."""
     import resource
     import sys
 
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return float(line.split()[1]) / 1e6          # kB
+    except OSError:
+        pass
     r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return float(r / 1e9 if sys.platform == "darwin" else r / 1e6)
 
@@ -663,6 +672,9 @@ def _local(N: np.ndarray, Y: np.ndarray, theory: np.ndarray) -> np.ndarray:
 
 
 #: the tests that hold each claim's two controls (planted inputs through the chapter's statistic)
+#: the chapter's title, as its page heads it (tests/test_book.py checks the two agree)
+TITLE = 'Scaling laws rooted in the data distribution'
+
 CONTROLS = {"cluster_exponent": "tests/test_controls.py::test_ch5_cluster_exponent",
             "allocation_optimal": "tests/test_controls.py::test_ch5_allocation_optimal",
             **{f"{c}_{k}": f"tests/test_controls.py::test_ch5_{k}"
