@@ -150,3 +150,23 @@ def test_install_cell_is_hidden(path):
 
     first = next(c for c in jupytext.read(path).cells if c.cell_type == "code")
     assert "pip" in first.source and "hide-cell" in first.metadata.get("tags", []), path.name
+
+
+#: most lines of code a page shows unfolded (figure and bookkeeping cells are folded)
+MAX_SHOWN_CODE_LINES = 40
+_FOLDED = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
+
+
+@pytest.mark.parametrize("path", EXECUTABLE, ids=lambda p: p.stem)
+def test_a_page_shows_little_code(path):
+    """Readers see the imports, the configuration, the run and the check; figure cells and
+    bookkeeping cells are folded (their input behind a toggle)."""
+    import jupytext
+
+    cells = [c for c in jupytext.read(path).cells if c.cell_type == "code"]
+    shown = sum(len(c.source.splitlines()) for c in cells
+                if not _FOLDED & set(c.metadata.get("tags", [])))
+    assert shown <= MAX_SHOWN_CODE_LINES, f"{path.name}: {shown} lines of code shown unfolded"
+    figures = [c for c in cells if c.metadata.get("mystnb", {}).get("figure")]
+    assert all(_FOLDED & set(c.metadata.get("tags", [])) for c in figures), \
+        f"{path.name}: a figure cell shows its code"

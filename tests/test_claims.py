@@ -191,7 +191,8 @@ def _min_width_px(table: str) -> float:
 
     assert "overflow-wrap:anywhere" in table
     rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)
-    head = [max(map(len, re.sub(r"<[^>]+>", " ", c).split()))
+    head = [max(len(re.sub(r"<[^>]+>", "", m)) for m in
+                re.findall(r"white-space:nowrap[^>]*>(.*?)</span>", c, re.S))
             for c in re.findall(r"<th>(.*?)</th>", rows[0], re.S)]
     widest = head
     for row in rows[1:]:
@@ -211,7 +212,7 @@ def test_claims_table_fits_the_text_column():
                                  "alternative " * 5, expected=Verdict.NOT_REPRODUCED),
             make(key="c", interval=(1.01, 1.03), expected=Verdict.INCONCLUSIVE)]
     t = table_html(rows, controls=lambda c: "tests/test_controls.py::test_a_very_long_name_" * 3)
-    assert "nowrap" in t and t.count("<th>") == 5 and t.index("<th>verdict") < t.index("<th>claim")
+    assert "nowrap" in t and t.count("<th>") == 5 and t.index(">verdict<") < t.index(">claim<")
     assert t.count("<details>") == 3 and "test_a_very_long_name_" in t
     assert _min_width_px(t) < COLUMN_PX, _min_width_px(t)
 
@@ -251,3 +252,19 @@ def test_text_table_one_line_per_claim_verdict_first():
     assert lines[1].startswith("reproduced") and "a: exponent" in lines[1]
     assert "b (check)" in lines[2] and lines[3].startswith("not reproduced")
     assert "0.700 [0.680, 0.720]" in lines[3] and "Adam-limited" in lines[3]
+
+
+def test_chapter_verdicts_counts_each_chapter():
+    from scalinglaws import book
+
+    rows = [make(key="a", chapter="ch5_data_distribution"),
+            make(key="b", chapter="ch5_data_distribution", measured=0.7, interval=(0.68, 0.72),
+                 expected=Verdict.NOT_REPRODUCED),
+            make(key="c", chapter="ch5_data_distribution", kind="consistency"),
+            make(key="d", chapter="ch1_resource_model", interval=(1.01, 1.2),
+                 expected=Verdict.INCONCLUSIVE)]
+    h = book.chapter_verdicts(rows).data
+    r5, r1 = h.split("<tr>")[2:]
+    assert "5. Scaling laws rooted" in r5 and ">1 reproduced<" in r5
+    assert ">1 not reproduced<" in r5 and "<td>1</td>" in r5 and "inconclusive" not in r5
+    assert ">1 inconclusive<" in r1 and "<td>0</td>" in r1

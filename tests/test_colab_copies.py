@@ -27,6 +27,9 @@ kernelspec:
 (toy)=
 # A toy page
 
+```{glue:} toy_strip
+```
+
 As {cite}`smith2020` and {cite:t}`smith2020,doe2021` show, the exponent is
 {glue:text}`toy_alpha:.3f` (verdict: {glue:text}`toy_verdict`); see {numref}`fig-b`,
 {numref}`Panel %s <fig-a>` and {ref}`toy-check`.
@@ -75,11 +78,13 @@ BIB = """@article{smith2020,
 """
 
 
-def _executed(tmp_path: Path, values: dict[str, str]) -> Path:
+def _executed(tmp_path: Path, values: dict[str, str], html: dict[str, str] | None = None) -> Path:
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("glue(...)")
+    html = html or {}
     cell.outputs = [nbformat.v4.new_output(
-        "display_data", data={"application/papermill.record/text/plain": v},
+        "display_data", data={"application/papermill.record/text/plain": v}
+        | ({"application/papermill.record/text/html": html[k]} if k in html else {}),
         metadata={"scrapbook": {"name": k, "mime_prefix": "application/papermill.record/"}})
         for k, v in values.items()]
     nb.cells = [cell]
@@ -98,13 +103,15 @@ def _toy(tmp_path: Path) -> Path:
 def test_a_toy_page_becomes_plain_markdown(tmp_path):
     page = _toy(tmp_path)
     nb = colab.convert(page, executed=_executed(tmp_path, {"toy_alpha": "0.51234",
-                                                           "toy_verdict": "'reproduced'"}))
+                                                           "toy_verdict": "'reproduced'",
+                                                           "toy_strip": "<HTML object>"},
+                                                html={"toy_strip": "<p>strip</p>"}))
     md = [c.source for c in nb.cells if c.cell_type == "markdown"]
     text = "\n".join(md)
     assert colab.leftover_myst(nb) == []
     assert md[0] == colab.NOTE_BUILT
     assert "(Smith et al., 2020)" in text and "Smith et al. (2020); Doe (2021)" in text
-    assert "**0.512**" in text and "**reproduced**" in text
+    assert "**0.512**" in text and "**reproduced**" in text and "<p>strip</p>" in text
     assert "see Figure 2, Panel 1 and “Check the toy”" in " ".join(text.split())
     assert "> **Modes**\n>\n> **Fast** mode only." in text and ":class:" not in text
     assert "**Figure 1.** The first figure, cf. Figure 2." in md
@@ -123,13 +130,14 @@ def test_without_an_executed_page_values_are_named(tmp_path):
 
 def test_a_stale_executed_page_is_an_error(tmp_path):
     with pytest.raises(KeyError, match="toy_verdict"):
-        colab.convert(_toy(tmp_path), executed=_executed(tmp_path, {"toy_alpha": "0.5"}))
+        colab.convert(_toy(tmp_path), executed=_executed(tmp_path, {"toy_alpha": "0.5",
+                                                                    "toy_strip": "x"}))
 
 
 def test_leftover_myst_is_found():
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("a {ref}`x` b\n```{note}\nhi\n```")]
-    assert colab.leftover_myst(nb) == ["{ref}`", "```{note}"]
+    nb.cells = [nbformat.v4.new_markdown_cell("a {ref}`x` b\n```{note}\nhi\n```\n```{glue:} s\n```")]
+    assert colab.leftover_myst(nb) == ["{ref}`", "```{note}", "```{glue:}"]
 
 
 @pytest.mark.parametrize("path", PAGES, ids=lambda p: p.stem)

@@ -88,3 +88,27 @@ def test_doubled_extends_every_budget_ladder_by_one_doubling():
     assert len(c1.budgets) == len(f1.budgets) + 1 and c1.seeds == f1.seeds
     c3, f3 = ch3.Config.fast().doubled(), ch3.Config.fast()
     assert c3.budgets[-1] == 2 * f3.budgets[-1] and c3.pair_rungs == f3.pair_rungs + 1
+
+
+def test_full_mode_refuses_a_device_without_its_memory(monkeypatch):
+    """A full run states its peak memory and refuses, in one message naming the need and what
+    the device has, a device with less; fast mode and unmeasured configs are never refused."""
+    from scalinglaws.experiments import ch5_data_distribution as ch5
+    from scalinglaws.experiments.common import Run
+
+    full = ch5.Config.full()
+    assert f"peak memory: about {full.expected_memory_gb:.1f} GB" in full.describe()
+    monkeypatch.setattr(config, "available_memory_gb", lambda dev=None: ("this machine", 2.0))
+    with pytest.raises(config.ConfigError, match=r"needs about 5\.7 GB .* has 2\.0 GB.*BOOK_MODE=fast"):
+        Run.start(ch5.Config, full)
+    Run.start(ch5.Config, ch5.Config.fast())
+    Run.start(ch5.Config, ch5.Config.smoke())          # full code path, not measured: no check
+    monkeypatch.setattr(config, "available_memory_gb", lambda dev=None: ("this machine", 64.0))
+    Run.start(ch5.Config, full)
+    with pytest.raises(config.ConfigError, match="expected_memory_gb"):
+        ch5.Config.fast(expected_memory_gb=-1.0)
+
+
+def test_available_memory_reads_the_host():
+    where, gb = config.available_memory_gb()
+    assert where == "this machine" and (gb is None or 0 < gb < 1e5)

@@ -5,6 +5,7 @@ calls do nothing), so chapters run the same everywhere.
 """
 from __future__ import annotations
 
+import html
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -96,6 +97,28 @@ def show_claims(claims: Sequence[Any], *, chapter_links: bool = False):
     return HTML(out)
 
 
+def chapter_verdicts(claims: Sequence[Any]):
+    """Each chapter's verdicts at a glance (the book's front page): one row per chapter, its title
+    linked to the page, a coloured badge per verdict with its count, and the number of
+    consistency checks shown apart."""
+    from IPython.display import HTML
+
+    from .claims import consistency_checks
+
+    rows = []
+    chapters: dict[str, list[Any]] = {}
+    for c in claims:
+        chapters.setdefault(c.chapter, []).append(c)
+    for chapter, group in chapters.items():
+        badges = verdict_badges(group)
+        k = len(consistency_checks(group))
+        rows.append(f'<tr><td><a href="{chapter}.html">{html.escape(chapter_title(chapter))}</a>'
+                    f"</td><td>{badges}</td><td>{k}</td></tr>")
+    return HTML('<table class="table verdicts" style="width:100%;font-size:0.9em"><thead><tr>'
+                "<th>chapter</th><th>claims</th><th>consistency checks</th></tr></thead><tbody>"
+                + "".join(rows) + "</tbody></table>")
+
+
 def chapter_title(chapter: str) -> str:
     """A chapter's human title (``ch5_data_distribution`` -> "5. Data distribution"), from the
     experiment module's ``TITLE`` where it has one."""
@@ -109,7 +132,32 @@ def chapter_title(chapter: str) -> str:
     return f"{num.removeprefix('ch')}. {title or rest.replace('_', ' ').capitalize()}"
 
 
+def verdict_badges(claims: Sequence[Any]) -> str:
+    """A coloured badge per verdict with its count (consistency checks are not counted)."""
+    from .claims import Verdict, counts, paper_claims, verdict_colour
+
+    n = counts(paper_claims(claims))
+    return " ".join(
+        f'<span style="background:{verdict_colour(v)};color:white;border-radius:3px;'
+        f'padding:1px 5px;white-space:nowrap">{n[str(v)]} {html.escape(str(v))}</span>'
+        for v in Verdict if n[str(v)]) or "no claims"
+
+
+def verdict_strip(claims: Sequence[Any]) -> str:
+    """One line for a chapter's summary: its verdict badges and how many consistency checks."""
+    from .claims import consistency_checks
+
+    k = len(consistency_checks(claims))
+    checks = f" · {k} consistency check{'s' if k != 1 else ''}" if k else ""
+    return f'<p class="verdict-strip"><b>Verdicts</b>: {verdict_badges(claims)}{checks}</p>'
+
+
 def glue_verdicts(prefix: str, claims: Sequence[Any]) -> None:
-    """Glue each claim's verdict word as ``{prefix}_verdict_{key}`` (for the chapter's summary)."""
+    """Glue each claim's verdict word as ``{prefix}_verdict_{key}`` (for the chapter's summary)
+    and the chapter's verdict strip (:func:`verdict_strip`, HTML) as ``{prefix}_strip``."""
+    from IPython.display import HTML
+
+    claims = list(claims)
     for c in claims:
         glue(f"{prefix}_verdict_{c.key}", str(c.verdict))
+    glue(f"{prefix}_strip", HTML(verdict_strip(claims)))

@@ -40,6 +40,8 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from .fit.powerlaw import interval_digits
+
 
 class Verdict(str, Enum):
     """Outcome of a claim's check."""
@@ -405,17 +407,6 @@ def _fmt(v: float, digits: int) -> str:
     return f"{v:.{digits}f}"
 
 
-def interval_digits(lo: float, hi: float, digits: int, most: int = 3) -> int:
-    """The digits that tell an interval's two ends apart (``digits``, plus up to ``most`` more), so
-    that a narrow interval is not printed as ``[0.77, 0.77]``."""
-    if not (math.isfinite(lo) and math.isfinite(hi)) or lo == hi:
-        return digits
-    for d in range(digits, digits + most + 1):
-        if _fmt(lo, d) != _fmt(hi, d):
-            return d
-    return digits + most
-
-
 #: the claims table's columns, in order: what a reader scans for first (the verdict) comes first
 TABLE_COLUMNS = ("verdict", "claim", "paper", "ours [interval]", "alternative")
 #: the table's own style: it fills the text column and wraps inside its cells, never wider
@@ -439,7 +430,8 @@ def table_html(claims: Sequence[Claim], *, link: Callable[[Claim], str] | None =
     "details" under the claim; ``show_chapter`` puts the chapter's name above the claim."""
     e = html.escape
     out = [f'<table class="table claims" style="{_TABLE_STYLE}">', "<thead><tr>"
-           + "".join(f"<th>{h}</th>" for h in TABLE_COLUMNS) + "</tr></thead><tbody>"]
+           + "".join(f'<th><span style="white-space:nowrap">{h}</span></th>' for h in TABLE_COLUMNS)
+           + "</tr></thead><tbody>"]
     for c in claims:
         d = c.digits
         lo, hi = c.interval
@@ -462,10 +454,11 @@ def table_html(claims: Sequence[Claim], *, link: Callable[[Claim], str] | None =
             verdict_badge(c.verdict),
             f"{stmt}<details><summary><small>details</small></summary><small>"
             + "<br>".join(details) + "</small></details>",
-            _fmt(c.paper_value, d),
+            f'<span style="white-space:nowrap">{_fmt(c.paper_value, d)}</span>',
             f'<span style="white-space:nowrap">{_fmt(c.measured, di)}</span><br><small '
             f'style="white-space:nowrap">[{_fmt(lo, di)}, {_fmt(hi, di)}]</small>',
-            f"{_fmt(c.alternative_value, d)}<br><small>{e(c.alternative)}</small>",
+            f'<span style="white-space:nowrap">{_fmt(c.alternative_value, d)}</span><br>'
+            f"<small>{e(c.alternative)}</small>",
         ]
         out.append("<tr>" + "".join(f'<td style="vertical-align:top">{x}</td>' for x in cells)
                    + "</tr>")

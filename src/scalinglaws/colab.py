@@ -3,6 +3,7 @@
 A page's MyST source (``book/<page>.md``) becomes ``book/<page>.ipynb`` with the same code cells
 (same sources, same tags) and markdown that any notebook viewer renders:
 
+* ``{glue:}`` directives (a chapter's verdict strip) -> the glued HTML of the published build;
 * ``{glue:text}`name:fmt``` -> the value of the published build (the executed notebook that
   ``make test`` leaves in ``nbexec/``), formatted as MyST-NB formats it, in bold; with no executed
   notebook, a pointer to the cell that prints it;
@@ -28,7 +29,7 @@ from typing import Mapping
 #: any MyST role (``{name}`text```) or directive fence (```` ```{name} ```` / ``:::{name}``) —
 #: a copy must contain none
 MYST_ROLE = re.compile(r"\{[a-z][a-z0-9:_-]*\}`")
-MYST_DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{[a-z][a-z0-9_-]*\}", re.M)
+MYST_DIRECTIVE = re.compile(r"^(`{3,}|:{3,})\{[a-z][a-z0-9:_-]*\}", re.M)
 #: what a directive with no plain counterpart shows in the rendered book
 _DIRECTIVE_WORDS = {"nb-exec-table": "the table of every page's execution time",
                     "bibliography": "the list of references"}
@@ -45,7 +46,8 @@ NOTE_UNBUILT = ("*This is the Colab copy of a page of the book. Numbers the rend
 
 def glue_values(executed: Path | str) -> dict[str, str]:
     """``name -> text/plain`` of every value glued in an executed notebook (MyST-NB's glue
-    outputs, marked by their ``scrapbook`` metadata)."""
+    outputs, marked by their ``scrapbook`` metadata); a value that has an HTML form also gives
+    ``name + "/html"`` (pasted by a ``{glue:}`` directive)."""
     import nbformat
 
     nb = nbformat.read(str(executed), as_version=4)
@@ -54,9 +56,11 @@ def glue_values(executed: Path | str) -> dict[str, str]:
         for o in cell.get("outputs", []):
             meta = o.get("metadata", {}).get("scrapbook")
             if meta:
-                text = o.get("data", {}).get(meta.get("mime_prefix", "") + "text/plain")
-                if text is not None:
-                    out[meta["name"]] = text
+                data, prefix = o.get("data", {}), meta.get("mime_prefix", "")
+                if data.get(prefix + "text/plain") is not None:
+                    out[meta["name"]] = data[prefix + "text/plain"]
+                if data.get(prefix + "text/html") is not None:
+                    out[meta["name"] + "/html"] = data[prefix + "text/html"]
     return out
 
 
@@ -132,6 +136,16 @@ def plain_markdown(text: str, *, values: Mapping[str, str] | None, cites: Mappin
             return "; ".join("{} ({})".format(*cites[k].rsplit(", ", 1)) for k in keys)
         return "(" + "; ".join(cites[k] for k in keys) + ")"   # parenthetical: (Brill, 2024)
 
+    def glue_block(m: re.Match) -> str:   # ```{glue:} name``` pastes the value's display form
+        key = m.group(1).strip()
+        if values is None:
+            return f"⟨{key}⟩"
+        for k in (key + "/html", key):
+            if k in values:
+                return values[k]
+        raise KeyError(f"glued value {key!r} is not in the executed notebook")
+
+    text = re.sub(r"^`{3,}\{glue(?::any)?:?\}\s+(\S+)\s*\n`{3,}\s*$", glue_block, text, flags=re.M)
     text = re.sub(r"\{glue:text\}`([^`]+)`", glue, text)
     text = re.sub(r"\{numref\}`([^`]+)`", numref, text)
     text = re.sub(r"\{ref\}`([^`]+)`", ref, text)

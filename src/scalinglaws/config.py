@@ -124,6 +124,25 @@ def progress_enabled(default: bool = True) -> bool:
     return v.strip().lower() not in ("0", "false", "no", "off")
 
 
+def available_memory_gb(dev=None) -> tuple[str, float | None]:
+    """``(where, GB)`` a run can use: a CUDA device's total memory, else the host's available
+    RAM (``MemAvailable`` of ``/proc/meminfo``); ``None`` where it cannot be read."""
+    import torch
+
+    dev = torch.device(dev) if dev is not None else torch.device("cpu")
+    if dev.type == "cuda":
+        _, total = torch.cuda.mem_get_info(dev)
+        return f"this GPU ({torch.cuda.get_device_name(dev)})", total / 1e9
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return "this machine", float(line.split()[1]) / 1e6
+    except OSError:
+        pass
+    return "this machine", None
+
+
 # --------------------------------------------------------------------------- seeds
 def rng(seed: int) -> np.random.Generator:
     """A numpy generator for one seed (PCG64)."""
@@ -177,8 +196,13 @@ class ChapterConfig:
     precision: str = DEFAULT_PRECISION
     #: rough wall time of ``run(config)`` on the reference machine for this mode, seconds
     expected_seconds: float = 60.0
+    #: peak memory of ``run(config)``, GB, where it was measured (stated before the run starts; in
+    #: full mode a device with less memory is refused, see :meth:`check_memory`); None: not measured
+    expected_memory_gb: float | None = None
 
     chapter: ClassVar[str] = "chapter"
+    #: the experiment's memory is host RAM even on a GPU machine (it runs on the CPU)
+    memory_on_host: ClassVar[bool] = False
     #: the config's budget ladders (doubling tuples of budgets), extended by :meth:`doubled`
     ladders: ClassVar[tuple[str, ...]] = ()
 
@@ -232,6 +256,19 @@ class ChapterConfig:
         check(self.precision in ("float64", "float32"), "precision",
               f"must be 'float64' or 'float32', got {self.precision!r}")
         check_finite_positive(self.expected_seconds, "expected_seconds")
+        if self.expected_memory_gb is not None:
+            check_finite_positive(self.expected_memory_gb, "expected_memory_gb")
+
+    def check_memory(self, dev=None) -> None:
+        """Refuse, with one clear message, a full-mode run on a device that lacks the memory it
+        needs (:attr:`expected_memory_gb`); fast mode and unmeasured configs always pass."""
+        if self.mode != "full" or self.expected_memory_gb is None:
+            return
+        where, have = available_memory_gb(None if self.memory_on_host else dev)
+        if have is not None and have < self.expected_memory_gb:
+            raise ConfigError(
+                f"{self.chapter}: full mode needs about {self.expected_memory_gb:.1f} GB of memory "
+                f"and {where} has {have:.1f} GB; BOOK_MODE=fast runs the fast configuration")
 
     # -- description -------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -243,7 +280,8 @@ class ChapterConfig:
         return hashlib.sha256((type(self).__name__ + blob).encode()).hexdigest()
 
     def describe(self, dev=None) -> str:
-        """One paragraph for the chapter's config cell: mode, device, seeds and expected time."""
+        """One paragraph for the chapter's config cell: mode, device, seeds, expected time and,
+        where measured, peak memory."""
         mins = self.expected_seconds / 60
         t = f"{self.expected_seconds:.0f} s" if self.expected_seconds < 120 else f"{mins:.1f} min"
         where = "2 CPU cores" if self.mode == "fast" else "one data-centre GPU"
@@ -258,6 +296,8 @@ class ChapterConfig:
             f"mode: {self.mode}  |  device: {name}\n"
             f"seeds: {list(self.seeds)}  |  precision: {self.precision}\n"
             f"expected time: about {t} on {where}{note}"
+            + (f"\npeak memory: about {self.expected_memory_gb:.1f} GB"
+               if self.expected_memory_gb is not None else "")
         )
 
 

@@ -60,6 +60,7 @@ SOURCE = "Brill 2024, arXiv:2412.07942v1, model_scaling / data_scaling figures (
 @dataclass(frozen=True)
 class Config(ChapterConfig):
     chapter: ClassVar[str] = "ch5_data_distribution"
+    memory_on_host: ClassVar[bool] = True
 
     #: smallest and largest cluster kept, sites (paper: 300 and 3e7)
     s_min: int = 30
@@ -95,8 +96,6 @@ class Config(ChapterConfig):
     lattice_reps: int = 4
     #: bootstrap replicates over seeds
     n_boot: int = 400
-    #: peak resident memory of run(config), GB (measured; stated before the run starts)
-    expected_memory_gb: float = 0.5
 
     @classmethod
     def fast(cls, **kw: Any) -> "Config":
@@ -118,16 +117,19 @@ class Config(ChapterConfig):
                                   fit_min=10.0, p_valid=0.05, curve_points=6, curve_valid=20,
                                   scan_N=30.0, scan_grid=3, scan_seeds=2, lattice_2d=64,
                                   lattice_3d=16, lattice_reps=1, n_boot=20, expected_seconds=5.0,
-                                  **kw)
+                                  expected_memory_gb=None, **kw)
 
     def describe(self, dev=None) -> str:
         """The base description, with the measured peak memory; this chapter's experiment is
         nearest-neighbour sweeps, which run on the CPU in either mode."""
         text = super().describe(dev)
         if self.mode == "full":
-            text = text.split("\nexpected time")[0] + (
-                f"\nexpected time: about {self.expected_seconds / 60:.0f} min on 2 CPU cores, "
-                f"peak memory about {self.expected_memory_gb:.1f} GB")
+            head, _, tail = text.partition("\nexpected time")
+            rest = tail.partition("\n")[2]
+            s = self.expected_seconds
+            t = f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min"
+            text = (head + f"\nexpected time: about {t} on 2 CPU cores (on the CPU in either mode)"
+                    + ("\n" + rest if rest else ""))
         return text + f"\nclusters per seed: K = {self.K}"
 
     @property

@@ -33,6 +33,7 @@ class Run:
     def start(cls, config_cls: Any, config: Any = None, precision: str | None = None) -> "Run":
         cfg = config if config is not None else config_cls.for_mode()
         dev = device()
+        cfg.check_memory(dev)    # a full run refuses a device without the memory it needs
         return cls(cfg, dev, torch_dtype(precision or getattr(cfg, "precision", "float64")))
 
     def tensor(self, a: Any) -> torch.Tensor:

@@ -73,6 +73,17 @@ def _window(x: np.ndarray, x_min: float | None, x_max: float | None) -> np.ndarr
 
 
 # ----------------------------------------------------------------------------- pure power law
+def interval_digits(lo: float, hi: float, digits: int, most: int = 3) -> int:
+    """The decimals that tell an interval's two ends apart (``digits``, plus up to ``most``
+    more), so that a narrow interval is not printed as ``[0.77, 0.77]``."""
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo == hi:
+        return digits
+    for d in range(digits, digits + most + 1):
+        if f"{lo:.{d}f}" != f"{hi:.{d}f}":
+            return d
+    return digits + most
+
+
 @dataclass(frozen=True)
 class PowerLawFit:
     """``y = prefactor * x**(-exponent)`` fitted by least squares in log-log space."""
@@ -259,7 +270,9 @@ class BootstrapExponent:
     fit: PowerLawFit = field(repr=False, default=None)  # type: ignore[assignment]
 
     def label(self, name: str = "α", digits: int = 2) -> str:
-        return f"{name} = {self.exponent:.{digits}f} [{self.lo:.{digits}f}, {self.hi:.{digits}f}]"
+        """``α = 0.773 [0.771, 0.774]``: as many decimals as tell the interval's ends apart."""
+        d = interval_digits(self.lo, self.hi, digits)
+        return f"{name} = {self.exponent:.{d}f} [{self.lo:.{d}f}, {self.hi:.{d}f}]"
 
 
 def bootstrap_exponent(x: Sequence[float], Y: np.ndarray, n_boot: int = 1000, seed: int = 0,
