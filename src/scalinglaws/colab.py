@@ -39,6 +39,7 @@ _HEADING = re.compile(r"^#{1,6} (.+)$", re.M)
 NOTE_BUILT = ("*This is the Colab copy of a page of the book. Numbers in **bold** in the text are "
               "those of the published build (fast mode); running the cells recomputes them, and "
               "the cells print or draw them.*")
+NOTE_PLAIN = "*This is the Colab copy of a page of the book.*"
 NOTE_UNBUILT = ("*This is the Colab copy of a page of the book. Numbers the rendered book inserts "
                 "into the text are shown here as ⟨name⟩; running the cells computes and prints "
                 "them.*")
@@ -101,13 +102,14 @@ def plain_markdown(text: str, *, values: Mapping[str, str] | None, cites: Mappin
     """One markdown cell's MyST turned into plain markdown (see the module docstring)."""
     from myst_nb.core.variables import format_plain_text
 
-    def glue(m: re.Match) -> str:
+    def glue(m: re.Match) -> str:   # in bold, unless the page already bolds it (``**{glue}``)
         key, _, fmt = m.group(1).partition(":")
         if values is None:
             return f"⟨{key}⟩"
         if key not in values:
             raise KeyError(f"glued value {key!r} is not in the executed notebook")
-        return f"**{format_plain_text(values[key], fmt)}**"
+        value = format_plain_text(values[key], fmt)
+        return value if m.string[max(0, m.start() - 2):m.start()] == "**" else f"**{value}**"
 
     def numref(m: re.Match) -> str:
         body = m.group(1)
@@ -182,7 +184,9 @@ def convert(page: Path | str, *, executed: Path | str | None = None,
     cites = bib_citations(bib.read_text()) if bib.exists() else {}
     titles = section_titles(*(p.read_text() for p in sorted(page.parent.glob("*.md"))))
     figures = figure_names(nb)
-    cells = [nbformat.v4.new_markdown_cell(NOTE_BUILT if values is not None else NOTE_UNBUILT)]
+    glued = "{glue" in page.read_text()
+    note = NOTE_PLAIN if not glued else NOTE_BUILT if values is not None else NOTE_UNBUILT
+    cells = [nbformat.v4.new_markdown_cell(note)]
     for c in nb.cells:
         if c.cell_type == "markdown":
             c.source = plain_markdown(c.source, values=values, cites=cites, titles=titles,
@@ -227,7 +231,7 @@ def main(argv: list[str]) -> int:
             print(f"{src}: MyST left in the copy: {sorted(set(left))}", file=sys.stderr)
             return 1
         jupytext.write(nb, src.with_suffix(".ipynb"))
-        built = any(c.cell_type == "markdown" and c.source == NOTE_BUILT for c in nb.cells)
+        built = nb.cells[0].source in (NOTE_BUILT, NOTE_PLAIN)
         print(f"wrote {src.with_suffix('.ipynb')}"
               + ("" if built else " (no executed notebook: values shown as ⟨name⟩)"))
     return 0
