@@ -274,3 +274,39 @@ def test_double_descent_config_errors_name_the_field():
                  "dd_curves"):
         with pytest.raises(ValueError, match=f"'{name}'"):
             ch4.Config.fast(**{name: 0})
+
+
+def test_figures_draw_from_the_smoke_result():
+    """Every chapter-4 figure draws at the column's width from the smoke result (which trains the
+    transformer curve too, so that branch runs); a form without a style is an error naming it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from scalinglaws import plotting
+    from scalinglaws.data import load_scaling_benchmark
+    from scalinglaws.experiments import ch4_bnsl as ch4
+    from scalinglaws.experiments import ch4_figures as figures
+
+    plotting.use_style()
+    cfg = ch4.Config.smoke()
+    r = ch4.run(cfg)
+    assert r.tf_sizes.size
+    for fig in (figures.decomposition_figure(), figures.addition_figure(r, cfg),
+                figures.transformer_figure(r, cfg, "smoke"), figures.predictability_figure(r),
+                figures.benchmark_figure(r, load_scaling_benchmark()), figures.rule_figure(r),
+                figures.double_descent_figure(r, cfg)):
+        assert fig.get_figwidth() == plotting.COLUMN_IN
+        plt.close(fig)
+    assert set(figures.FORM_STYLES) == set(ch4.FORMS)
+    with pytest.raises(KeyError, match="M5"):
+        figures.form_style("M5")
+
+
+def test_curve_labels_read_in_words():
+    from scalinglaws.data import Curve
+
+    z = np.zeros(1)
+    assert Curve(("BB", "('qa', '1-shot')", "262M"), z, z, z > 0).label == "BB | qa, 1-shot | 262M"
+    assert Curve(("NMT", "log_perplexity", "6 Enc"), z, z, z > 0).label == "NMT | log_perplexity | 6 Enc"

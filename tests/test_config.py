@@ -112,3 +112,17 @@ def test_full_mode_refuses_a_device_without_its_memory(monkeypatch):
 def test_available_memory_reads_the_host():
     where, gb = config.available_memory_gb()
     assert where == "this machine" and (gb is None or 0 < gb < 1e5)
+
+
+def test_ch2_full_mode_needs_its_largest_kernel_matrix(monkeypatch):
+    """ch2's full scans build a float64 D x D kernel matrix for D = 65,536: 8 * 65536**2 bytes
+    (34.4 GB) is a lower bound on its memory, stated as such, and a 16 GB GPU is refused."""
+    from scalinglaws.experiments import ch2_explaining as ch2
+
+    full = ch2.Config.full()
+    assert full.expected_memory_gb == pytest.approx(8 * 65536 ** 2 / 1e9)
+    assert "peak memory: at least 34.4 GB" in full.describe()
+    monkeypatch.setattr(config, "available_memory_gb", lambda dev=None: ("this GPU (T4)", 16.0))
+    with pytest.raises(config.ConfigError, match=r"needs at least 34\.4 GB .* this GPU \(T4\)"):
+        full.check_memory()
+    assert ch2.Config.fast().expected_memory_gb is None

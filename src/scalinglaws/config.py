@@ -203,6 +203,9 @@ class ChapterConfig:
     chapter: ClassVar[str] = "chapter"
     #: the experiment's memory is host RAM even on a GPU machine (it runs on the CPU)
     memory_on_host: ClassVar[bool] = False
+    #: :attr:`expected_memory_gb` is a lower bound computed from the sizes (its largest array),
+    #: not a measured peak
+    memory_is_lower_bound: ClassVar[bool] = False
     #: the config's budget ladders (doubling tuples of budgets), extended by :meth:`doubled`
     ladders: ClassVar[tuple[str, ...]] = ()
 
@@ -259,6 +262,10 @@ class ChapterConfig:
         if self.expected_memory_gb is not None:
             check_finite_positive(self.expected_memory_gb, "expected_memory_gb")
 
+    def _memory_words(self) -> str:
+        return (f"at least {self.expected_memory_gb:.1f} GB" if self.memory_is_lower_bound
+                else f"about {self.expected_memory_gb:.1f} GB")
+
     def check_memory(self, dev=None) -> None:
         """Refuse, with one clear message, a full-mode run on a device that lacks the memory it
         needs (:attr:`expected_memory_gb`); fast mode and unmeasured configs always pass."""
@@ -267,7 +274,7 @@ class ChapterConfig:
         where, have = available_memory_gb(None if self.memory_on_host else dev)
         if have is not None and have < self.expected_memory_gb:
             raise ConfigError(
-                f"{self.chapter}: full mode needs about {self.expected_memory_gb:.1f} GB of memory "
+                f"{self.chapter}: full mode needs {self._memory_words()} of memory "
                 f"and {where} has {have:.1f} GB; BOOK_MODE=fast runs the fast configuration")
 
     # -- description -------------------------------------------------------------
@@ -296,7 +303,7 @@ class ChapterConfig:
             f"mode: {self.mode}  |  device: {name}\n"
             f"seeds: {list(self.seeds)}  |  precision: {self.precision}\n"
             f"expected time: about {t} on {where}{note}"
-            + (f"\npeak memory: about {self.expected_memory_gb:.1f} GB"
+            + (f"\npeak memory: {self._memory_words()}"
                if self.expected_memory_gb is not None else "")
         )
 

@@ -206,7 +206,17 @@ class Curve:
 
     @property
     def label(self) -> str:
+        """``domain | task | model`` in words: a task the file stores as a tuple's repr
+        (``"('qa', '1-shot')"``) reads ``qa, 1-shot``."""
+        import ast
+
         domain, task, model = self.key
+        try:
+            parts = ast.literal_eval(task)
+        except (ValueError, SyntaxError):
+            parts = task
+        if isinstance(parts, tuple):
+            task = ", ".join(str(p) for p in parts)
         return f"{domain} | {task} | {model}"
 
 

@@ -49,6 +49,7 @@ SOURCE = "Bahri et al. 2021, arXiv:2102.06701v2"
 @dataclass(frozen=True)
 class Config(ChapterConfig):
     chapter: ClassVar[str] = "ch2_explaining"
+    memory_is_lower_bound: ClassVar[bool] = True
 
     #: ambient dimension of the input sphere S^(d-1) of the four-regime lab (our choice: d = 5,
     #: where the resolution-limited exponent, 0.81 here, is far from the variance-limited 1)
@@ -122,7 +123,15 @@ class Config(ChapterConfig):
                     dim_seeds=16, nn_widths=(32, 64, 128, 256, 512, 1024, 2048, 4096),
                     nn_seeds=32, ntk_ladder=(8000, 16000, 32000), nn_steps=10000,
                     control_draws=100, expected_seconds=900.0)
-        return cls(**{**base, **kw})
+        cfg = cls(**{**base, **kw})
+        return cfg if "expected_memory_gb" in kw else cfg.replace(expected_memory_gb=cfg.largest_array_gb)
+
+    @property
+    def largest_array_gb(self) -> float:
+        """GB of the largest float64 array the scans build: the D x D kernel matrix of the
+        largest D, or the points x features matrix of scan (b) — a lower bound on the peak."""
+        return 8 * max(max(self.res_D) ** 2, self.res_P_data * max(self.res_P),
+                       max(self.dim_D) ** 2) / 1e9
 
     @classmethod
     def smoke(cls, **kw: Any) -> "Config":
@@ -135,7 +144,7 @@ class Config(ChapterConfig):
                                   dim_D=(16, 32, 64), dim_seeds=2, nn_widths=(8, 16, 32), nn_D=8,
                                   nn_seeds=2, ntk_ladder=(10, 20), nn_steps=10, control_modes=50,
                                   control_draws=2, digits_D=(16, 32, 64), n_boot=20,
-                                  expected_seconds=10.0, **kw)
+                                  expected_seconds=10.0, expected_memory_gb=None, **kw)
 
     def validate(self) -> None:
         super().validate()
