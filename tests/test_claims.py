@@ -268,3 +268,20 @@ def test_chapter_verdicts_counts_each_chapter():
     assert "5. Scaling laws rooted" in r5 and ">1 reproduced<" in r5
     assert ">1 not reproduced<" in r5 and "<td>1</td>" in r5 and "inconclusive" not in r5
     assert ">1 inconclusive<" in r1 and "<td>0</td>" in r1
+
+
+def test_ladder_figure_is_never_wider_than_the_column():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from scalinglaws import plotting
+
+    lad = Ladder("exponent", (1000, 2000, 4000), (0.9, 0.98, 1.0),
+                 ((0.85, 0.95), (0.95, 1.01), (0.98, 1.02)))
+    rows = [make(key=f"k{i}", ladder=lad, measured=1.0, interval=(0.98, 1.02)) for i in range(5)]
+    for ncols in (1, 2, 3):
+        fig = plotting.ladder_figure(rows, ncols=ncols)
+        assert fig.get_figwidth() <= plotting.COLUMN_IN
+        plt.close(fig)

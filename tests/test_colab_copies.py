@@ -149,3 +149,11 @@ def test_committed_copies_hold_no_myst(path):
     assert nb.cells[0].cell_type == "markdown"
     assert nb.cells[0].source == (colab.NOTE_BUILT if glued else colab.NOTE_PLAIN), \
         f"{path.name}: regenerate its copy after `make test` (`make notebooks`), with the build's numbers"
+
+
+def test_copies_are_stable(tmp_path):
+    """Converting the same page twice gives the same notebook (cell ids included)."""
+    page = _toy(tmp_path)
+    a, b = colab.convert(page), colab.convert(page)
+    assert [c["id"] for c in a.cells] == [c["id"] for c in b.cells]
+    assert len({c["id"] for c in a.cells}) == len(a.cells)

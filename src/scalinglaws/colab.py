@@ -21,6 +21,7 @@ writes the copies (the Makefile's ``notebooks`` target).
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 from pathlib import Path
@@ -201,6 +202,8 @@ def convert(page: Path | str, *, executed: Path | str | None = None,
             text = plain_markdown(" ".join(caption["caption"].split()), values=values,
                                   cites=cites, titles=titles, figures=figures)
             cells.append(nbformat.v4.new_markdown_cell(head + text))
+    for i, c in enumerate(cells):   # stable ids: regenerating a copy changes only what changed
+        c["id"] = hashlib.sha1(f"{page.stem}:{i}".encode()).hexdigest()[:8]
     nb.cells = cells
     nb.metadata.pop("jupytext", None)
     return nb

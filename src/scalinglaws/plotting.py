@@ -179,7 +179,9 @@ def ladder_figure(claims: Sequence[Any], *, ncols: int = 2) -> plt.Figure:
     n = len(trained)
     cols = min(ncols, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.7 * rows), squeeze=False)
+    # never wider than the column (a wider figure is shrunk on the page, its text below 9 px)
+    fig, axes = plt.subplots(rows, cols, figsize=(min(3.5 * cols, COLUMN_IN), 2.7 * rows),
+                             squeeze=False)
     for ax, c in zip(axes.ravel(), trained):
         lad = c.ladder
         b, v = np.asarray(lad.budgets), np.asarray(lad.values)
