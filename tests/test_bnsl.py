@@ -276,29 +276,12 @@ def test_double_descent_config_errors_name_the_field():
             ch4.Config.fast(**{name: 0})
 
 
-def test_figures_draw_from_the_smoke_result():
-    """Every chapter-4 figure draws at the column's width from the smoke result (which trains the
-    transformer curve too, so that branch runs); a form without a style is an error naming it."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from scalinglaws import plotting
-    from scalinglaws.data import load_scaling_benchmark
+def test_every_form_has_a_figure_style():
+    """ch4's figures look forms up by name: every form has a style; one without is an error."""
     from scalinglaws.experiments import ch4_bnsl as ch4
     from scalinglaws.experiments import ch4_figures as figures
 
-    plotting.use_style()
-    cfg = ch4.Config.smoke()
-    r = ch4.run(cfg)
-    assert r.tf_sizes.size
-    for fig in (figures.decomposition_figure(), figures.addition_figure(r, cfg),
-                figures.transformer_figure(r, cfg, "smoke"), figures.predictability_figure(r),
-                figures.benchmark_figure(r, load_scaling_benchmark()), figures.rule_figure(r),
-                figures.double_descent_figure(r, cfg)):
-        assert fig.get_figwidth() == plotting.COLUMN_IN
-        plt.close(fig)
     assert set(figures.FORM_STYLES) == set(ch4.FORMS)
     with pytest.raises(KeyError, match="M5"):
         figures.form_style("M5")

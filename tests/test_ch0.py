@@ -43,27 +43,3 @@ def test_ladder_must_double_and_end_at_the_budget():
         ch0.Config.fast(ladder=(500, 1600))
     with pytest.raises(ValueError, match="'ladder'"):
         ch0.Config.fast(steps=2000)
-
-
-def test_figures_draw_from_the_smoke_result():
-    """Both figure functions draw at the column's width from the smoke result, which also stands
-    in for the committed full run so that the overlay branch runs; the legend reads in words."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from scalinglaws import plotting
-    from scalinglaws.experiments import ch0_figures
-    from scalinglaws.experiments import ch0_measuring as ch0
-
-    plotting.use_style()
-    cfg = ch0.Config.smoke()
-    r = ch0.run(cfg)
-    for fig in (ch0_figures.scaling_figure(r, cfg, (r, {"device": "CPU"})),
-                ch0_figures.scaling_figure(r, cfg, None), ch0_figures.lies_figure(r)):
-        assert fig.get_figwidth() == plotting.COLUMN_IN
-        texts = [t.get_text() for lg in fig.legends + [a.get_legend() for a in fig.axes]
-                 if lg is not None for t in lg.get_texts()]
-        assert texts and not any("(" in t and "'" in t for t in texts)   # no raw tuples
-        plt.close(fig)

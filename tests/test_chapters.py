@@ -1,9 +1,45 @@
 """Every chapter: full mode runs on a CPU at tiny sizes through exactly the same code path
-(``Config.smoke()`` is derived from ``Config.full()``), and its claims can be built from it."""
+(``Config.smoke()`` is derived from ``Config.full()``), its claims can be built from it, and
+every figure of the chapter draws from it at the column's width (the smoke result also stands in
+for the committed full run, so the overlay branches run)."""
+from importlib import import_module
+
+import matplotlib
 import pytest
 
 from scalinglaws.claims import Claim
 from scalinglaws.experiments import CHAPTERS, get
+
+matplotlib.use("Agg")
+
+#: the committed full run's metadata, as the smoke result stands in for it
+_META = {"device": "CPU", "wall_time_s": 1.0}
+
+
+def _figures(chapter, r, cfg):
+    """Every figure function of a chapter's ``chN_figures`` module, called on the smoke result
+    (with and without it as the full-mode result where the function takes one)."""
+    from scalinglaws.data import load_scaling_benchmark
+
+    f = import_module(f"scalinglaws.experiments.{chapter.split('_')[0]}_figures")
+    full = (r, _META)
+    return {
+        "ch0": lambda: [f.scaling_figure(r, cfg, full), f.scaling_figure(r, cfg, None),
+                        f.lies_figure(r)],
+        "ch1": lambda: [f.path_figure(r, cfg, full), f.path_figure(r, cfg, None)],
+        "ch2": lambda: [f.regimes_figure(r, cfg, full), f.regimes_figure(r, cfg, None),
+                        f.dims_figure(r), f.trained_figure(r)],
+        "ch3": lambda: [f.budget_figure(r, cfg, full), f.budget_figure(r, cfg, None),
+                        f.mechanism_figure(r), f.pairs_figure(r, cfg)],
+        "ch4": lambda: [f.decomposition_figure(), f.addition_figure(r, cfg),
+                        f.transformer_figure(r, cfg, "smoke"), f.predictability_figure(r),
+                        f.benchmark_figure(r, load_scaling_benchmark()), f.rule_figure(r),
+                        f.double_descent_figure(r, cfg)],
+        "ch5": lambda: [f.theory_figure(), f.clusters_figure(r.clusters, cfg),
+                        f.scaling_figure(r.scaling, cfg, r.paper, full),
+                        f.scaling_figure(r.scaling, cfg, r.paper, None),
+                        f.scan_figure(r.allocation)],
+    }[chapter.split("_")[0]]()
 
 
 @pytest.mark.parametrize("chapter", sorted(CHAPTERS))
@@ -22,3 +58,11 @@ def test_full_mode_smoke(chapter):
     # (CONTROLS may also name claims that only other sizes make, e.g. more dimensions)
     assert {c.key for c in claims if c.kind == "claim"} <= set(mod.CONTROLS)
     assert not {c.key for c in claims if c.kind == "consistency"} & set(mod.CONTROLS)
+    import matplotlib.pyplot as plt
+
+    from scalinglaws import plotting
+
+    plotting.use_style()
+    for fig in _figures(chapter, result, cfg):
+        assert fig.get_figwidth() <= plotting.COLUMN_IN
+        plt.close(fig)

@@ -73,25 +73,3 @@ def test_claims_on_other_seeds():
 
     cfg = Config.fast(seeds=tuple(range(300, 332)))
     assert_verdicts(ch3.claims(ch3.run(cfg), cfg))
-
-
-def test_figures_draw_from_the_smoke_result():
-    """Chapter 3's figures draw at the column's width from the smoke result, which also stands
-    in for the committed full run so that the overlay branch runs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from scalinglaws import plotting
-    from scalinglaws.experiments import ch3_figures
-    from scalinglaws.experiments import ch3_lottery_tickets as ch3
-
-    plotting.use_style()
-    cfg = ch3.Config.smoke()
-    r = ch3.run(cfg)
-    for fig in (ch3_figures.budget_figure(r, cfg, (r, {"device": "CPU"})),
-                ch3_figures.budget_figure(r, cfg, None), ch3_figures.mechanism_figure(r),
-                ch3_figures.pairs_figure(r, cfg)):
-        assert fig.get_figwidth() == plotting.COLUMN_IN
-        plt.close(fig)

@@ -152,25 +152,3 @@ def test_teacher_power_matches_monte_carlo():
     for ell in (0, 1, 2, 4):
         assert pw[ell] == pytest.approx(float((fx * fy * Nl[ell] * P[ell]).mean()), abs=0.01)
     assert pw[3] == pytest.approx(0.0, abs=1e-12)
-
-
-def test_figures_draw_from_the_smoke_result():
-    """Chapter 2's figures draw at the column's width from the smoke result, which also stands
-    in for the committed full run so that the overlay branch runs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from scalinglaws import plotting
-    from scalinglaws.experiments import ch2_explaining as ch2
-    from scalinglaws.experiments import ch2_figures
-
-    plotting.use_style()
-    cfg = ch2.Config.smoke()
-    r = ch2.run(cfg)
-    for fig in (ch2_figures.regimes_figure(r, cfg, (r, {"device": "CPU"})),
-                ch2_figures.regimes_figure(r, cfg, None), ch2_figures.dims_figure(r),
-                ch2_figures.trained_figure(r)):
-        assert fig.get_figwidth() == plotting.COLUMN_IN
-        plt.close(fig)

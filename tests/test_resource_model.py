@@ -93,26 +93,3 @@ def test_claims_on_other_seeds():
 
     cfg = ch1.Config.fast(seeds=(9, 10, 11, 12))
     assert_verdicts(ch1.claims(ch1.run(cfg), cfg))
-
-
-def test_path_figure_draws_from_the_smoke_result():
-    """The alpha-path figure draws at the column's width from the smoke result, which also stands
-    in for the committed full run so that the overlay branch runs."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from scalinglaws import plotting
-    from scalinglaws.experiments import ch1_figures
-    from scalinglaws.experiments import ch1_resource_model as ch1
-
-    plotting.use_style()
-    cfg = ch1.Config.smoke()
-    r = ch1.run(cfg)
-    labels, cols = ch1_figures.rung_styles(r, cfg)
-    assert len(labels) == len(cols) == len(r.budgets) + 1
-    for fig in (ch1_figures.path_figure(r, cfg, (r, {"device": "CPU"})),
-                ch1_figures.path_figure(r, cfg, None)):
-        assert fig.get_figwidth() == plotting.COLUMN_IN
-        plt.close(fig)
