@@ -121,6 +121,7 @@ def test_a_toy_page_becomes_plain_markdown(tmp_path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert [c.source for c in code] == ["print(1)", "print(2)"]
     assert code[0].metadata["tags"] == ["hide-input"]
+    assert all("mystnb" not in c.metadata for c in code)
 
 
 def test_without_an_executed_page_values_are_named(tmp_path):

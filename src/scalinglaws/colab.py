@@ -194,8 +194,10 @@ def convert(page: Path | str, *, executed: Path | str | None = None,
                                       figures=figures)
             if not c.source.strip():
                 continue
+        # MyST-NB's own cell options (figure caption and name) mean nothing to Colab; the caption
+        # follows the cell as markdown instead
+        caption = c.metadata.pop("mystnb", {}).get("figure", {}) if c.cell_type == "code" else {}
         cells.append(c)
-        caption = c.metadata.get("mystnb", {}).get("figure", {}) if c.cell_type == "code" else {}
         if caption.get("caption"):
             k = figures.index(caption["name"]) + 1 if caption.get("name") in figures else None
             head = f"**Figure {k}.** " if k else ""
@@ -210,12 +212,18 @@ def convert(page: Path | str, *, executed: Path | str | None = None,
 
 
 def leftover_myst(nb) -> list[str]:
-    """Every MyST role or directive left in a notebook's markdown cells (a copy has none)."""
+    """Every MyST role or directive left in a notebook's markdown cells or in any cell's
+    metadata (a copy has none)."""
+    import json
+
     out = []
     for c in nb.cells:
+        texts = [json.dumps(c.metadata, ensure_ascii=False)]
         if c.cell_type == "markdown":
-            out += [m.group(0) for m in MYST_ROLE.finditer(c.source)]
-            out += [m.group(0) for m in MYST_DIRECTIVE.finditer(c.source)]
+            texts.append(c.source)
+        for t in texts:
+            out += [m.group(0) for m in MYST_ROLE.finditer(t)]
+            out += [m.group(0) for m in MYST_DIRECTIVE.finditer(t)]
     return out
 
 
