@@ -280,7 +280,7 @@ def test_double_descent_config_errors_name_the_field():
 def test_every_form_has_a_figure_style():
     """ch4's figures look forms up by name: every form has a style; one without is an error."""
     from scalinglaws.experiments import ch4_bnsl as ch4
-    from scalinglaws.experiments import ch4_figures as figures
+    from scalinglaws.figures import ch4 as figures
 
     assert set(figures.FORM_STYLES) == set(ch4.FORMS)
     with pytest.raises(KeyError, match="M5"):

@@ -17,11 +17,11 @@ _META = {"device": "CPU", "wall_time_s": 1.0}
 
 
 def _figures(chapter, r, cfg):
-    """Every figure function of a chapter's ``chN_figures`` module, called on the smoke result
+    """Every figure function of a chapter's ``scalinglaws.figures.chN`` module, called on the smoke result
     (with and without it as the full-mode result where the function takes one)."""
     from scalinglaws.data import load_scaling_benchmark
 
-    f = import_module(f"scalinglaws.experiments.{chapter.split('_')[0]}_figures")
+    f = import_module(f"scalinglaws.figures.{chapter.split('_')[0]}")
     full = (r, _META)
     return {
         "ch0": lambda: [f.scaling_figure(r, cfg, full), f.scaling_figure(r, cfg, None),

@@ -12,9 +12,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import plotting
+from ..experiments.ch5_data_distribution import Allocation, Clusters, Config, Paper, Scaling
 from ..plotting import PALETTE
 from ..theory import PercolationScaling, exponents_by_dimension
-from .ch5_data_distribution import Allocation, Clusters, Config, Paper, Scaling
 
 #: c/D values of the theory figure (the paper's theory plots: alpha = 1 and these c/D)
 THEORY_CD = (0.1, 0.5, 1, 2, 20)

@@ -10,9 +10,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import plotting
+from ..experiments.ch4_bnsl import FIGURE1, FORMS, RULE_FORMS, SIMULATION_TRUTH, Config, Result
 from ..fit.bnsl import bnsl, segment_curves, segment_slopes
 from ..plotting import PALETTE
-from .ch4_bnsl import FIGURE1, FORMS, RULE_FORMS, SIMULATION_TRUTH, Config, Result
 
 #: how each comparison form is drawn (the book's convention: BNSL bold red, the baselines grey)
 FORM_STYLES: dict[str, dict[str, Any]] = {
@@ -27,7 +27,7 @@ FORM_STYLES: dict[str, dict[str, Any]] = {
 def form_style(name: str) -> dict[str, Any]:
     """The drawing style of a form; a form without one is an error naming it."""
     if name not in FORM_STYLES:
-        raise KeyError(f"form {name!r} has no entry in ch4_figures.FORM_STYLES")
+        raise KeyError(f"form {name!r} has no entry in figures.ch4.FORM_STYLES")
     return FORM_STYLES[name]
 
 

@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import plotting
+from ..experiments.ch3_lottery_tickets import Config, Result
 from ..plotting import PALETTE
-from .ch3_lottery_tickets import Config, Result
 
 
 def budget_colours(n: int) -> np.ndarray:

@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import plotting
+from ..experiments.ch0_measuring import Config, Result
 from ..plotting import PALETTE
-from .ch0_measuring import Config, Result
 
 
 def scaling_figure(result: Result, config: Config, full: tuple[Any, dict] | None = None

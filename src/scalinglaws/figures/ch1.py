@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import plotting
+from ..experiments.ch1_resource_model import PAPER_FIG2C, PAPER_SLOPE, Config, Result
 from ..plotting import PALETTE
-from .ch1_resource_model import PAPER_FIG2C, PAPER_SLOPE, Config, Result
 
 
 def rung_styles(result: Result, config: Config) -> tuple[list[str], list[Any]]:

@@ -9,8 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import plotting
+from ..experiments.ch2_explaining import Config, Result
 from ..plotting import PALETTE
-from .ch2_explaining import Config, Result
 
 #: legend text inside the figures' half-width panels
 SMALL = 7
