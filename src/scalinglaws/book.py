@@ -77,9 +77,7 @@ def show_claims(claims: Sequence[Any], *, chapter_links: bool = False):
         def link(c):  # noqa: E306 - a tiny local helper
             return f"{c.chapter}.html" + (f"#{c.figure}" if c.figure else "")
     claims = list(claims)
-    groups: dict[str, list[Any]] = {}
-    for c in claims:
-        groups.setdefault(c.chapter if chapter_links else "", []).append(c)
+    groups = Scorecard(claims).by_chapter() if chapter_links else {"": claims}
     out = ""
     for chapter, group in groups.items():
         paper, checks = paper_claims(group), consistency_checks(group)
@@ -103,13 +101,10 @@ def chapter_verdicts(claims: Sequence[Any]):
     consistency checks shown apart."""
     from IPython.display import HTML
 
-    from .claims import consistency_checks
+    from .claims import Scorecard, consistency_checks
 
     rows = []
-    chapters: dict[str, list[Any]] = {}
-    for c in claims:
-        chapters.setdefault(c.chapter, []).append(c)
-    for chapter, group in chapters.items():
+    for chapter, group in Scorecard(list(claims)).by_chapter().items():
         badges = verdict_badges(group)
         k = len(consistency_checks(group))
         rows.append(f'<tr><td><a href="{chapter}.html">{html.escape(chapter_title(chapter))}</a>'
@@ -134,13 +129,11 @@ def chapter_title(chapter: str) -> str:
 
 def verdict_badges(claims: Sequence[Any]) -> str:
     """A coloured badge per verdict with its count (consistency checks are not counted)."""
-    from .claims import Verdict, counts, paper_claims, verdict_colour
+    from .claims import Verdict, counts, paper_claims, verdict_badge
 
     n = counts(paper_claims(claims))
-    return " ".join(
-        f'<span style="background:{verdict_colour(v)};color:white;border-radius:3px;'
-        f'padding:1px 5px;white-space:nowrap">{n[str(v)]} {html.escape(str(v))}</span>'
-        for v in Verdict if n[str(v)]) or "no claims"
+    return " ".join(verdict_badge(v, f"{n[str(v)]} {v}") for v in Verdict if n[str(v)]) \
+        or "no claims"
 
 
 def verdict_strip(claims: Sequence[Any]) -> str:

@@ -414,33 +414,39 @@ _TABLE_STYLE = ("width:100%;max-width:100%;table-layout:auto;border-collapse:col
                 "font-size:0.85em;overflow-wrap:anywhere;word-break:normal")
 
 
-def verdict_badge(v: Verdict | str) -> str:
-    """The verdict as a coloured badge (white text on the verdict's colour, never wrapped)."""
+def verdict_badge(v: Verdict | str, text: str | None = None) -> str:
+    """The verdict as a coloured badge (white text on the verdict's colour, never wrapped);
+    ``text`` replaces the verdict's word (e.g. ``"3 reproduced"``)."""
     v = Verdict(v)
     return (f'<span class="verdict" style="background:{verdict_colour(v)};color:white;'
             f'border-radius:3px;padding:1px 5px;white-space:nowrap;font-weight:bold">'
-            f"{html.escape(str(v))}</span>")
+            f"{html.escape(str(v) if text is None else text)}</span>")
+
+
+def _measured(c: Claim) -> tuple[str, str]:
+    """A claim's measurement and its interval as text, with the digits that tell the interval's
+    ends apart (:func:`interval_digits`)."""
+    lo, hi = c.interval
+    d = interval_digits(lo, hi, c.digits)
+    return _fmt(c.measured, d), f"[{_fmt(lo, d)}, {_fmt(hi, d)}]"
 
 
 def table_html(claims: Sequence[Claim], *, link: Callable[[Claim], str] | None = None,
-               show_chapter: bool = False, controls: Callable[[Claim], str] | None = None) -> str:
+               controls: Callable[[Claim], str] | None = None) -> str:
     """The claims as an HTML table that fits a text column: verdict | claim | paper |
     ours [interval] | alternative. The claim's quantity, source, tolerance, the verdict's reason,
     its ladder and (given ``controls``) the test that holds its two controls sit in a collapsible
-    "details" under the claim; ``show_chapter`` puts the chapter's name above the claim."""
+    "details" under the claim."""
     e = html.escape
     out = [f'<table class="table claims" style="{_TABLE_STYLE}">', "<thead><tr>"
            + "".join(f'<th><span style="white-space:nowrap">{h}</span></th>' for h in TABLE_COLUMNS)
            + "</tr></thead><tbody>"]
     for c in claims:
         d = c.digits
-        lo, hi = c.interval
-        di = interval_digits(lo, hi, d)
+        measured, interval = _measured(c)
         stmt = e(c.statement)
         if link is not None:
             stmt = f'<a href="{e(link(c))}">{stmt}</a>'
-        if show_chapter:
-            stmt = f"<small>{e(c.chapter)}</small><br>{stmt}"
         details = [f"<b>quantity</b>: {e(c.quantity)}", f"<b>source</b>: {e(c.source)}",
                    f"<b>tolerance</b>: ± {_fmt(c.tolerance, d)} ({e(c.tolerance_source)})",
                    f"<b>why this verdict</b>: {e(c.reason)}"]
@@ -455,8 +461,8 @@ def table_html(claims: Sequence[Claim], *, link: Callable[[Claim], str] | None =
             f"{stmt}<details><summary><small>details</small></summary><small>"
             + "<br>".join(details) + "</small></details>",
             f'<span style="white-space:nowrap">{_fmt(c.paper_value, d)}</span>',
-            f'<span style="white-space:nowrap">{_fmt(c.measured, di)}</span><br><small '
-            f'style="white-space:nowrap">[{_fmt(lo, di)}, {_fmt(hi, di)}]</small>',
+            f'<span style="white-space:nowrap">{measured}</span><br><small '
+            f'style="white-space:nowrap">{interval}</small>',
             f'<span style="white-space:nowrap">{_fmt(c.alternative_value, d)}</span><br>'
             f"<small>{e(c.alternative)}</small>",
         ]
@@ -472,11 +478,9 @@ def text_table(claims: Sequence[Claim]) -> str:
     rows = [("verdict", "claim", "paper", "ours [interval]", "alternative")]
     for c in claims:
         d = c.digits
-        lo, hi = c.interval
-        di = interval_digits(lo, hi, d)
         kind = "" if c.kind == "claim" else " (check)"
         rows.append((str(c.verdict), f"{c.key}{kind}" + (f": {c.quantity}" if c.quantity else ""),
-                     _fmt(c.paper_value, d), f"{_fmt(c.measured, di)} [{_fmt(lo, di)}, {_fmt(hi, di)}]",
+                     _fmt(c.paper_value, d), " ".join(_measured(c)),
                      f"{_fmt(c.alternative_value, d)} ({c.alternative})"))
     w = [max(len(r[k]) for r in rows) for k in range(4)]
     return "\n".join("  ".join(x.ljust(w[k]) if k < 4 else x for k, x in enumerate(r)) for r in rows)
