@@ -19,9 +19,8 @@ _META = {"device": "CPU", "wall_time_s": 1.0}
 def _figures(chapter, r, cfg):
     """Every figure function of a chapter's ``scalinglaws.figures.chN`` module, called on the smoke result
     (with and without it as the full-mode result where the function takes one)."""
-    from scalinglaws.data import load_scaling_benchmark
-
     f = import_module(f"scalinglaws.figures.{chapter.split('_')[0]}")
+    mod = get(chapter)
     full = (r, _META)
     return {
         "ch0": lambda: [f.scaling_figure(r, cfg, full), f.scaling_figure(r, cfg, None),
@@ -31,10 +30,11 @@ def _figures(chapter, r, cfg):
                         f.dims_figure(r), f.trained_figure(r)],
         "ch3": lambda: [f.budget_figure(r, cfg, full), f.budget_figure(r, cfg, None),
                         f.mechanism_figure(r), f.pairs_figure(r, cfg)],
-        "ch4": lambda: [f.decomposition_figure(), f.addition_figure(r, cfg),
-                        f.transformer_figure(r, cfg, "smoke"), f.predictability_figure(r),
-                        f.benchmark_figure(r, load_scaling_benchmark()), f.rule_figure(r),
-                        f.double_descent_figure(r, cfg)],
+        "ch4": lambda: [f.decomposition_figure(), f.addition_figure(r.addition),
+                        f.transformer_figure(*mod.transformer_curve(r, full)),
+                        f.predictability_figure(r.simulation),
+                        f.benchmark_figure(r.benchmark),
+                        f.rule_figure(r.rule), f.double_descent_figure(r.double_descent)],
         "ch5": lambda: [f.theory_figure(), f.clusters_figure(r.clusters, cfg),
                         f.scaling_figure(r.scaling, cfg, r.paper, full),
                         f.scaling_figure(r.scaling, cfg, r.paper, None),

@@ -320,8 +320,10 @@ def test_ch4_addition(truth, ch4_cfg):
     y = truth_curve.copy()
     signs = np.resize([1.0, -1.0], len(y) - k)
     y[k:] *= np.exp(signs * ch4.ADDITION_OFFICIAL_RMSLE) if truth == POSITIVE else 3.0
-    r = planted(ch4.Result, **ch4.addition_stats(cfg, add.x, y), bnsl_wins={
-        b: np.asarray([0.5, 0.4, 0.6]) for b in cfg.benchmarks}, dd_wins=np.asarray([0.5, 0.4, 0.6]))
+    share = np.asarray([0.5, 0.4, 0.6])
+    r = planted(ch4.Result, addition=ch4.addition_stats(cfg, add.x, y),
+                benchmark=planted(ch4.Benchmark, wins={b: share for b in cfg.benchmarks}),
+                double_descent=planted(ch4.DoubleDescent, wins=share))
     check(ch4, r, cfg, ["addition"], truth)
 
 
@@ -353,30 +355,39 @@ def test_ch4_win_share(truth, ch4_cfg):
     errs = []
     for _ in range(12):
         x, y, fit = _ch4_curve(truth, rng)
-        errs.append(ch4._bench_task((x, y, fit, tuple(cfg.benchmark_breaks), cfg.benchmark_starts,
-                                     cfg.n_refine, 0))[0])
-    share = ch4.win_share(np.asarray(errs), cfg.n_boot, 0)
-    r = planted(ch4.Result, addition_ext_rmsle=np.full(2, 0.011),
-                addition_forms_ext=np.asarray([0.2, 0.2, 0.2, 0.2, 0.011]),
-                bnsl_wins={b: share for b in cfg.benchmarks}, dd_wins=share)
+        errs.append(ch4.fit_curve((x, y, fit, tuple(cfg.benchmark_breaks), cfg.benchmark_starts,
+                                   cfg.n_refine, 0)).rmsle)
+    share = ch4.win_share({n: np.asarray([e[n] for e in errs]) for n in errs[0]}, cfg.n_boot, 0)
+    r = planted(ch4.Result,
+                addition=planted(ch4.Addition, ext_rmsle=np.full(2, 0.011),
+                                 forms_ext={n: 0.011 if n == ch4.SUBJECT else 0.2 for n in ch4.FORMS}),
+                benchmark=planted(ch4.Benchmark, wins={b: share for b in cfg.benchmarks}),
+                double_descent=planted(ch4.DoubleDescent, wins=share))
     check(ch4, r, cfg, [f"benchmark_{b}" for b in cfg.benchmarks] + ["double_descent"], truth)
 
 
 def test_ch4_best_baseline_against_an_oracle():
-    """The best baseline of each curve, against a loop over the baselines by name."""
+    """The best baseline of each curve, against a loop over the baseline forms by name."""
     from scalinglaws.experiments import ch4_bnsl as ch4
 
     rng = np.random.default_rng(11)
-    errs = rng.lognormal(-4, 1, (200, len(ch4.FORMS)))
+    errs = {n: rng.lognormal(-4, 1, 200) for n in ch4.FORMS}
     oracle = []
-    for row in errs:
-        named = {f: e for f, e in zip(ch4.FORMS, row) if f != "BNSL"}
-        oracle.append(ch4.FORMS.index(min(named, key=named.get)))
-    assert np.array_equal(ch4.best_baseline_index(errs), oracle)
-    assert {ch4.FORMS[i] for i in oracle} == {"M1", "M2", "M3", "M4"}   # every one wins somewhere
-    beats = [row[ch4.FORMS.index("BNSL")] < row[i] for row, i in zip(errs, oracle)]
+    for i in range(200):
+        named = {n: e[i] for n, e in errs.items() if ch4.FORMS[n].baseline}
+        oracle.append(min(named, key=named.get))
+    names, values = ch4.best_baseline(errs)
+    assert list(names) == oracle
+    assert set(oracle) == {"M1", "M2", "M3", "M4"}                       # every one wins somewhere
+    np.testing.assert_array_equal(values, [errs[n][i] for i, n in enumerate(oracle)])
+    beats = [errs[ch4.SUBJECT][i] < errs[n][i] for i, n in enumerate(oracle)]
     assert np.array_equal(ch4.bnsl_beats_best(errs), beats)
     assert ch4.win_share(errs, 100, 0)[0] == pytest.approx(np.mean(beats))
+    # the statistic does not depend on the order of the forms (no positional column)
+    shuffled = {n: errs[n] for n in reversed(list(errs))}
+    assert np.array_equal(ch4.bnsl_beats_best(shuffled), beats)
+    with pytest.raises(KeyError, match="M9"):
+        ch4.best_baseline({**errs, "M9": errs["M1"]})
 
 
 # ----------------------------------------------------------------------------- chapter 5

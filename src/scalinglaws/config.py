@@ -262,6 +262,16 @@ class ChapterConfig:
         if self.expected_memory_gb is not None:
             check_finite_positive(self.expected_memory_gb, "expected_memory_gb")
 
+    def check_int_fields(self, *names: str, minimum: int = 1) -> None:
+        """Each named field is an integer >= ``minimum``; the error names the field that is not."""
+        for name in names:
+            check_positive_ints((getattr(self, name),), name, minimum=minimum)
+
+    def check_positive_fields(self, *names: str) -> None:
+        """Each named field is a finite number > 0; the error names the field that is not."""
+        for name in names:
+            check_finite_positive(getattr(self, name), name)
+
     def _memory_words(self) -> str:
         return (f"at least {self.expected_memory_gb:.1f} GB" if self.memory_is_lower_bound
                 else f"about {self.expected_memory_gb:.1f} GB")

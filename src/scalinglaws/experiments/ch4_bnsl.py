@@ -23,8 +23,9 @@ Four experiments, all fits of the smoothly broken power law of :mod:`scalinglaws
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Callable, ClassVar, Mapping, Sequence
 
 import numpy as np
 
@@ -49,6 +50,7 @@ from ..fit.bnsl import (
     rmsle,
     root_standard_log_error,
 )
+from .common import Run, torch_seed
 
 #: ground truth of the paper's noiseless simulation (its code, file
 #: fit_bnsl_and_extrapolate__4_digit_addition__dataset_size_x-axis__noiseless_simulation.py)
@@ -62,11 +64,110 @@ OFFICIAL_GRID_SIMULATION = ((0.0, 2.5, 0.1), (0, 5, 0.25), (0, 0.2, 0.05), (0, 8
 #: parameters of the paper's Figure 1 (decomposition into power-law segments), from its script
 FIGURE1 = dict(a=1e-3, b=4.66e3, c0=0.05, c=(0.49, -0.811, 2.1), d=(3e6, 1e14, 2e20),
                f=(1.1, 1.425, 0.05))
-FORMS = ("M1", "M2", "M3", "M4", "BNSL")
-#: the forms BNSL is compared with (by name: their columns are looked up, never typed)
-BASELINE_FORMS = tuple(BASELINES)
-#: the fits compared on the noisy synthetic curves (section 4)
+@dataclass(frozen=True)
+class Form:
+    """One form the chapter fits to a curve: its name, its fitter, whether it is a baseline BNSL
+    is compared with, and how figures draw it (matplotlib line keywords; ``color`` names a colour
+    of :data:`scalinglaws.plotting.PALETTE`). A new form is one entry of :data:`FORMS`."""
+
+    name: str
+    #: ``fit(x, y, *, breaks, n_starts, n_refine, seed) -> (fitted, n_breaks)``; the fitted
+    #: object has ``predict(x)``
+    fit: Callable[..., tuple[Any, int]]
+    baseline: bool
+    style: Mapping[str, Any]
+
+
+def _fit_baseline(name: str, x: np.ndarray, y: np.ndarray, **_: Any) -> tuple[Any, int]:
+    """A baseline of Alabdulmohsin et al. (2022), :data:`scalinglaws.fit.bnsl.BASELINES`."""
+    return BASELINES[name](x, y), 0
+
+
+def _fit_bnsl_form(x: np.ndarray, y: np.ndarray, *, breaks: Sequence[int], n_starts: int,
+                   n_refine: int, seed: int) -> tuple[Any, int]:
+    """A BNSL: with one candidate number of breaks that one, else the held-out break rule
+    (:func:`scalinglaws.fit.bnsl.fit_bnsl_select`)."""
+    if len(breaks) == 1:
+        return fit_bnsl(x, y, int(breaks[0]), n_starts=n_starts, n_refine=n_refine,
+                        seed=seed), int(breaks[0])
+    sel = fit_bnsl_select(x, y, tuple(breaks), n_starts=n_starts, n_refine=n_refine, seed=seed)
+    return sel.fit, sel.n_breaks
+
+
+#: the form the chapter tests, against every baseline form
+SUBJECT = "BNSL"
+#: every form fitted to a curve, by name, in the order tables and legends list them
+FORMS: dict[str, Form] = {f.name: f for f in (
+    Form("M1", partial(_fit_baseline, "M1"), True, dict(color="grey", linestyle=":", linewidth=1.2)),
+    Form("M2", partial(_fit_baseline, "M2"), True, dict(color="grey", linestyle="-.", linewidth=1.2)),
+    Form("M3", partial(_fit_baseline, "M3"), True, dict(color="grey", linestyle="--", linewidth=1.2)),
+    Form("M4", partial(_fit_baseline, "M4"), True,
+         dict(color="grey", linestyle=(0, (5, 1, 1, 1)), linewidth=1.2)),
+    Form(SUBJECT, _fit_bnsl_form, False, dict(color="red", linestyle="-", linewidth=2.2)),
+)}
+
+
+def baseline_names(errs: Mapping[str, Any] | None = None) -> list[str]:
+    """The baseline forms (of ``errs``' keys, or of the registry), in registry order; a key that
+    is not a registered form is an error naming it."""
+    names = list(FORMS) if errs is None else list(errs)
+    unknown = [n for n in names if n not in FORMS]
+    if unknown:
+        raise KeyError(f"forms {unknown} are not in ch4_bnsl.FORMS")
+    return [n for n in names if FORMS[n].baseline]
+
+
+def fit_forms(x: np.ndarray, y: np.ndarray, *, breaks: Sequence[int], n_starts: int,
+              n_refine: int, seed: int) -> tuple[dict[str, Any], int]:
+    """Every registered form fitted to ``(x, y)``: ``({name: fitted}, breaks of the BNSL)``."""
+    fits, nb = {}, 0
+    for name, form in FORMS.items():
+        fits[name], k = form.fit(x, y, breaks=breaks, n_starts=n_starts, n_refine=n_refine,
+                                 seed=seed)
+        nb = k if name == SUBJECT else nb
+    return fits, nb
+
+
+def best_baseline(errs: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Per curve, the name and the RMSLE of the best baseline (lowest RMSLE among the baseline
+    forms of ``errs``, a mapping form -> RMSLE per curve)."""
+    names = baseline_names(errs)
+    if not names:
+        raise ValueError("errs holds no baseline form")
+    m = np.stack([np.asarray(errs[n], float) for n in names], -1)
+    i = np.argmin(m, -1)
+    return np.asarray(names)[i], np.take_along_axis(m, np.asarray(i)[..., None], -1)[..., 0]
+
+
+def bnsl_beats_best(errs: Mapping[str, Any]) -> np.ndarray:
+    """Per curve: whether BNSL's RMSLE is below the best baseline's."""
+    return np.asarray(errs[SUBJECT], float) < best_baseline(errs)[1]
+
+
+def win_share(errs: Mapping[str, Any], n_boot: int, seed: int) -> np.ndarray:
+    """The benchmark statistic: the share of curves on which BNSL beats the best baseline, with
+    its 16-84 % bootstrap interval over curves, ``[share, lo, hi]``."""
+    return share_interval(np.atleast_1d(bnsl_beats_best(errs)), n_boot, seed)
+
+
+def best_form(errs: Mapping[str, Any]) -> np.ndarray:
+    """Per curve, the name of the form with the lowest RMSLE (ties: the first in ``errs``)."""
+    names = list(errs)
+    m = np.stack([np.asarray(errs[n], float) for n in names], -1)
+    return np.asarray(names)[np.argmin(m, -1)]
+
+
+def _stack(rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+    """``[{form: value}, ...]`` (one mapping per curve) -> ``{form: array over curves}``."""
+    return {n: np.stack([np.asarray(r[n]) for r in rows]) for n in rows[0]} if rows else {}
+
+
+#: the fits compared on the noisy synthetic curves (section 4), by name
 RULE_FORMS = ("held-out rule", "1 break", "2 breaks", "M4")
+#: the addition fit's parameters, by name (``Addition.params``)
+PARAM_NAMES = ("a", "b", "c0", "c1", "d1", "f1")
+#: an extrapolation is "predicted" when its RMSLE against the true curve is below this (1 %)
+PREDICTED_RMSLE = 0.01
 
 
 @dataclass(frozen=True)
@@ -202,7 +303,7 @@ class Config(ChapterConfig):
         check_positive_ints(self.scan_splits, "scan_splits", minimum=10)
         check(max(self.scan_splits + self.sim_splits) < 4000, "scan_splits",
               "must leave points to extrapolate (x runs to 4095)")
-        check_positive_ints((self.official_grid_stride, self.scan_stride), "scan_stride")
+        self.check_int_fields("official_grid_stride", "scan_stride")
         check(len(self.scan_noise) > 0 and all(n > 0 for n in self.scan_noise), "scan_noise",
               "must list noise levels > 0")
         check_finite_positive(self.sim_tol, "sim_tol")
@@ -218,98 +319,278 @@ class Config(ChapterConfig):
               "must be increasing")
         check(8 <= self.dd_fit_points < len(self.dd_widths), "dd_fit_points",
               "must leave >= 8 widths to fit and >= 1 to extrapolate")
-        for name in ("dd_d_in", "dd_n_train", "dd_n_test", "dd_teacher_width", "dd_steps",
-                     "dd_inits", "dd_curves"):   # one check per field, so the error names it
-            check_positive_ints((getattr(self, name),), name)
-        check_finite_positive(self.dd_label_noise, "dd_label_noise")
+        self.check_int_fields("dd_d_in", "dd_n_train", "dd_n_test", "dd_teacher_width", "dd_steps",
+                              "dd_inits", "dd_curves")
+        self.check_positive_fields("dd_label_noise", "dd_lr")
         if self.tf_sizes:
             check_positive_ints(self.tf_sizes, "tf_sizes")
             check(list(self.tf_sizes) == sorted(set(self.tf_sizes)), "tf_sizes", "must be increasing")
             check(7 <= self.tf_fit_points < len(self.tf_sizes), "tf_fit_points",
                   "must leave >= 7 sizes to fit (6 parameters) and >= 1 to extrapolate")
-            check_positive_ints((self.tf_seeds, self.tf_steps, self.tf_batch, self.tf_d_model,
-                                 self.tf_layers, self.tf_heads, self.tf_test), "tf_steps")
+            self.check_int_fields("tf_seeds", "tf_steps", "tf_batch", "tf_d_model", "tf_layers",
+                                  "tf_heads", "tf_test")
             check(self.tf_d_model % self.tf_heads == 0, "tf_heads", "must divide tf_d_model")
             check_finite_positive(self.tf_lr, "tf_lr")
-        check_finite_positive(self.dd_lr, "dd_lr")
 
 
-@dataclass
-class Result(TreeResult):
-    # 1. addition
-    addition_x: np.ndarray
-    addition_y: np.ndarray
-    addition_params: np.ndarray       # (S, 6) a, b, c0, c1, d1, f1 per seed
-    addition_fit_rmsle: np.ndarray    # (S,)
-    addition_ext_rmsle: np.ndarray    # (S,)
-    addition_grid: np.ndarray         # (G,) x for drawing the fits
-    addition_curves: np.ndarray       # (5, G) M1..M4 and BNSL (first seed) on the grid
-    addition_forms_ext: np.ndarray    # (5,) extrapolation RMSLE of M1..M4, BNSL
-    # 2. simulation
-    sim_splits: np.ndarray            # (2,)
-    sim_official_ext: np.ndarray      # (2,) official procedure
-    sim_official_c1: np.ndarray
-    sim_ours_ext: np.ndarray          # (S, 2) this book's fitter
-    sim_ours_c1: np.ndarray
-    scan_splits: np.ndarray           # (P,)
-    scan_noise: np.ndarray            # (Q,)
-    scan_ext: np.ndarray              # (S, Q, P) extrapolation RMSLE against the true curve
-    # 3. benchmark
-    bench_set: np.ndarray             # (C,) "lang" or "vision"
-    bench_breaks: np.ndarray          # (C,) breaks chosen for BNSL
-    bench_domain: np.ndarray          # (C,) strings
-    bench_task: np.ndarray
-    bench_model: np.ndarray
-    bench_n_fit: np.ndarray
-    bench_n_held: np.ndarray
-    bench_rmsle: np.ndarray           # (C, 5) forms M1..M4, BNSL
-    bench_stderr: np.ndarray          # (C, 5) root standard log error
-    bench_best: np.ndarray            # (C,) strings
-    bnsl_vs_best: np.ndarray          # (C,) ln(RMSLE BNSL / min RMSLE of M1-M4)
-    bnsl_vs_best_interval: np.ndarray  # (C, 2) its paired bootstrap over held-out points, 16-84 %
-    bnsl_wins: dict                   # benchmark -> [share of curves BNSL beats M1-M4, lo, hi]
-    showcase: np.ndarray              # (2,) indices of two benchmark curves drawn in full
-    showcase_grid: np.ndarray         # (2, G)
-    showcase_pred: np.ndarray         # (2, 5, G) every form's fit on the grid
-    # 4. fitting under noise (synthetic curves of known shape)
-    rule_true_breaks: np.ndarray      # (R,)
-    rule_chosen: np.ndarray           # (R,) breaks chosen by the held-out rule
-    rule_rmsle: np.ndarray            # (R, 4) RULE_FORMS, extrapolation against the true curve
-    rule_log_ratio: dict              # alternative -> [median ln(rule / alt), lo, hi] (bootstrap)
-    # 5. double descent from training runs
-    dd_widths: np.ndarray             # (W,)
-    dd_test: np.ndarray               # (C, W) median test MSE over initialisations
-    dd_train: np.ndarray              # (C, W) median training MSE
-    dd_rmsle: np.ndarray              # (C, 5) extrapolation RMSLE of M1..M4, BNSL
-    dd_breaks: np.ndarray             # (C,) breaks chosen for BNSL
-    dd_grid: np.ndarray               # (C, G)
-    dd_pred: np.ndarray               # (C, 5, G) every form's fit on the grid
-    dd_wins: np.ndarray               # (3,) share of curves BNSL beats M1-M4, lo, hi
-    dd_train_seconds: float
-    # 6. a freshly trained addition curve (full mode; empty arrays when skipped)
-    tf_sizes: np.ndarray              # (P,)
-    tf_loss: np.ndarray               # (T, P) test cross-entropy per seed
-    tf_ext_rmsle: np.ndarray          # (5,) M1..M4, BNSL on the mean curve
-    tf_grid: np.ndarray               # (G,)
-    tf_pred: np.ndarray               # (5, G)
-    tf_seconds: float
-    wall_time_s: float
-    forms: np.ndarray = field(default_factory=lambda: np.asarray(FORMS))
+@dataclass(frozen=True)
+class Addition(TreeResult):
+    """Section 1: the 4-digit-addition curve, fitted on its first ``n_fit`` points."""
+
+    x: np.ndarray                    # (P,) training-set sizes (the paper's points)
+    y: np.ndarray                    # (P,) test cross-entropy
+    n_fit: int                       # points fitted (the rest extrapolated)
+    params: dict                     # PARAM_NAMES -> (S,) one-break BNSL per fitter seed
+    fit_rmsle: np.ndarray            # (S,) BNSL's RMSLE on the fitted points
+    ext_rmsle: np.ndarray            # (S,) BNSL's extrapolation RMSLE
+    grid: np.ndarray                 # (G,) x for drawing the fits
+    curves: dict                     # form -> (G,) its fit (first seed) on the grid
+    forms_ext: dict                  # form -> extrapolation RMSLE (first seed)
+
+    @property
+    def worst_ext(self) -> float:
+        """The largest extrapolation RMSLE over fitter seeds."""
+        return float(np.max(self.ext_rmsle))
+
+    @property
+    def worst_fit(self) -> float:
+        return float(np.max(self.fit_rmsle))
+
+    def param(self, name: str) -> float:
+        """A parameter of the first seed's fit (:data:`PARAM_NAMES`)."""
+        return float(self.params[name][0])
+
+    @property
+    def best_baseline(self) -> tuple[str, float]:
+        """The baseline form that extrapolates best, and its RMSLE."""
+        name, value = best_baseline({k: np.asarray([v]) for k, v in self.forms_ext.items()})
+        return str(name[0]), float(value[0])
+
+    def digits_against(self, truth: Mapping[str, Any]) -> tuple[float, float]:
+        """Significant digits to which the first seed's parameters agree with ``truth`` (a BNSL's
+        keyword parameters), fewest and most over the parameters: ``-log10 |p / p_true - 1|``."""
+        t = [truth["a"], truth["b"], truth["c0"], truth["c"][0], truth["d"][0], truth["f"][0]]
+        rel = [abs(self.param(n) / v - 1) for n, v in zip(PARAM_NAMES, t)]
+        d = -np.log10(np.maximum(rel, 1e-16))
+        return float(d.min()), float(d.max())
+
+
+@dataclass(frozen=True)
+class Simulation(TreeResult):
+    """Section 2: the paper's noiseless simulation at its two splits (its procedure and ours) and
+    a scan of the split point under measurement noise."""
+
+    splits: np.ndarray               # (2,) last x fitted (the paper: 405, 390)
+    official_ext: np.ndarray         # (2,) the paper's procedure: extrapolation RMSLE
+    official_c1: np.ndarray          # (2,)
+    ours_ext: np.ndarray             # (S, 2) this book's fitter
+    ours_c1: np.ndarray              # (S, 2)
+    scan_splits: np.ndarray          # (P,)
+    scan_noise: np.ndarray           # (Q,) relative noise levels
+    scan_ext: np.ndarray             # (S, Q, P) extrapolation RMSLE against the true curve
+
+    def ours_worst(self, i: int) -> float:
+        """Our fitter's largest extrapolation RMSLE over seeds at split ``i``."""
+        return float(np.max(self.ours_ext[:, i]))
+
+    def ours_c1_median(self, i: int) -> float:
+        return float(np.median(self.ours_c1[:, i]))
+
+    def predicted_from(self, noise: int = 0, threshold: float = PREDICTED_RMSLE) -> float:
+        """The smallest scanned split from which on the median extrapolation RMSLE (at noise
+        level ``noise``) stays below ``threshold``; NaN when it never does."""
+        med = np.median(self.scan_ext[:, noise], 0)
+        order = np.argsort(self.scan_splits)
+        ok = med[order] < threshold
+        if not ok[-1]:
+            return float("nan")
+        bad = np.flatnonzero(~ok)
+        first = 0 if bad.size == 0 else bad[-1] + 1
+        return float(np.asarray(self.scan_splits)[order][first])
+
+
+def break_trace(x: float, truth: Mapping[str, Any] | None = None) -> float:
+    """How far the break of ``truth`` (default: the paper's simulation) moves ``log y`` at ``x``:
+    ``|log y(x) - log y_no break(x)|``, the trace a fit on ``x' <= x`` can see."""
+    p = dict(truth or SIMULATION_TRUTH)
+    no_break = dict(p, c=(), d=(), f=())
+    return float(abs(np.log(bnsl(np.asarray([x], float), **p))[0]
+                     - np.log(bnsl(np.asarray([x], float), **no_break))[0]))
+
+
+@dataclass(frozen=True)
+class Benchmark(TreeResult):
+    """Section 3: every benchmark curve of Alabdulmohsin et al. (2022) fitted by every form."""
+
+    suite: np.ndarray                # (C,) the benchmark of each curve: "lang" or "vision"
+    breaks: np.ndarray               # (C,) breaks chosen for BNSL
+    domain: np.ndarray               # (C,) NMT, LM, BB, IC
+    task: np.ndarray
+    model: np.ndarray
+    n_fit: np.ndarray
+    n_held: np.ndarray
+    rmsle: dict                      # form -> (C,) extrapolation RMSLE
+    stderr: dict                     # form -> (C,) root standard log error
+    vs_best: np.ndarray              # (C,) ln(RMSLE of BNSL / RMSLE of the best baseline)
+    vs_best_interval: np.ndarray     # (C, 2) its paired bootstrap over held-out points, 16-84 %
+    wins: dict                       # benchmark -> [share of curves BNSL beats M1-M4, lo, hi]
+    showcase: np.ndarray             # (K,) indices of benchmark curves drawn in full
+    showcase_grid: np.ndarray        # (K, G)
+    showcase_pred: dict              # form -> (K, G) its fit on the grid
+
+    @property
+    def best(self) -> np.ndarray:
+        """Per curve, the form that extrapolates best."""
+        return best_form(self.rmsle)
 
     def winners(self, domain: str | None = None) -> dict[str, int]:
         """Curves on which each form extrapolates best (of a domain, or all)."""
-        sel = np.ones(len(self.bench_best), bool) if domain is None else self.bench_domain == domain
-        return {f: int(np.sum(self.bench_best[sel] == f)) for f in FORMS}
+        sel = np.ones(len(self.domain), bool) if domain is None else self.domain == domain
+        best = self.best[sel]
+        return {f: int(np.sum(best == f)) for f in self.rmsle}
 
     def shares(self) -> dict[str, dict[str, float]]:
         """Per domain (NMT, LM, BB, IC), the share of its curves on which each form is best:
         the layout of the paper's Table 1."""
         out = {}
-        for dom in dict.fromkeys(self.bench_domain.tolist()):
+        for dom in dict.fromkeys(self.domain.tolist()):
             w = self.winners(dom)
-            n = sum(w.values())
-            out[dom] = {f: v / n for f, v in w.items()}
+            out[dom] = {f: v / sum(w.values()) for f, v in w.items()}
         return out
+
+    def shares_table(self) -> tuple[list[str], list[list[Any]]]:
+        """Headers and rows of the per-domain share table (domain, curves, one column per form)."""
+        shares = self.shares()
+        rows = [[dom, int(np.sum(self.domain == dom)), *shares[dom].values()] for dom in shares]
+        return ["domain", "curves", *self.rmsle], rows
+
+    def n(self, benchmark: str) -> int:
+        return int(np.sum(self.suite == benchmark))
+
+    def ratio(self, benchmark: str) -> float:
+        """BNSL's RMSLE over the best baseline's, median over the benchmark's curves."""
+        return float(np.exp(np.median(self.vs_best[self.suite == benchmark])))
+
+    def decided(self, benchmark: str) -> tuple[int, int]:
+        """Curves where BNSL is better (whole paired interval of the log ratio below 0) and
+        worse (whole interval above 0)."""
+        iv = self.vs_best_interval[self.suite == benchmark]
+        return int(np.sum(iv[:, 1] < 0)), int(np.sum(iv[:, 0] > 0))
+
+    def n_breaks(self, k: int) -> int:
+        """Curves on which the held-out rule chose ``k`` breaks."""
+        return int(np.sum(self.breaks == k))
+
+    @property
+    def all_finite(self) -> int:
+        """Curves with a finite RMSLE for every form."""
+        return int(np.sum(np.all([np.isfinite(v) for v in self.rmsle.values()], 0)))
+
+
+@dataclass(frozen=True)
+class RuleStudy(TreeResult):
+    """Section 4: the held-out break rule on noisy synthetic curves of known shape."""
+
+    true_breaks: np.ndarray          # (R,)
+    chosen: np.ndarray               # (R,) breaks chosen by the held-out rule
+    rmsle: dict                      # RULE_FORMS -> (R,) extrapolation RMSLE against the truth
+    log_ratio: dict                  # alternative -> [median ln(rule / alternative), lo, hi]
+
+    def median(self, name: str) -> float:
+        return float(np.median(self.rmsle[name]))
+
+    def ratio(self, name: str) -> np.ndarray:
+        """The rule's RMSLE over ``name``'s, paired per curve: ``[median, lo, hi]``."""
+        return np.exp(np.asarray(self.log_ratio[name], float))
+
+    @property
+    def right(self) -> float:
+        """The share of curves on which the rule chose the true number of breaks."""
+        return float(np.mean(self.chosen == self.true_breaks))
+
+
+@dataclass(frozen=True)
+class DoubleDescent(TreeResult):
+    """Section 5: test loss against width from training runs, fitted on the small widths and
+    extrapolated to the large ones by every form."""
+
+    widths: np.ndarray               # (W,)
+    n_fit: int                       # widths fitted
+    label_noise: float               # label-noise standard deviation (teacher variance 1)
+    test: np.ndarray                 # (C, W) median test MSE over initialisations
+    train: np.ndarray                # (C, W) median training MSE
+    rmsle: dict                      # form -> (C,) extrapolation RMSLE
+    breaks: np.ndarray               # (C,) breaks chosen for BNSL
+    grid: np.ndarray                 # (C, G)
+    pred: dict                       # form -> (C, G) its fit on the grid
+    wins: np.ndarray                 # (3,) share of curves BNSL beats the best baseline, lo, hi
+    train_seconds: float
+
+    @property
+    def median_test(self) -> np.ndarray:
+        return np.median(self.test, 0)
+
+    @property
+    def peak_width(self) -> float:
+        """The width at which the median test MSE peaks."""
+        return float(self.widths[int(np.argmax(self.median_test))])
+
+    @property
+    def peak_ratio(self) -> float:
+        """The peak of the median test MSE over its value at the widest networks."""
+        m = self.median_test
+        return float(m.max() / m[-1])
+
+    @property
+    def split_width(self) -> float:
+        """The widest width fitted."""
+        return float(self.widths[self.n_fit - 1])
+
+    @property
+    def interpolation_width(self) -> float:
+        """The first width whose median training MSE is below 1e-4 of the label-noise variance
+        (the networks interpolate); NaN when none does."""
+        ok = np.median(self.train, 0) < 1e-4 * self.label_noise ** 2
+        return float(self.widths[int(np.argmax(ok))]) if ok.any() else float("nan")
+
+    @property
+    def median_bnsl(self) -> float:
+        return float(np.median(self.rmsle[SUBJECT]))
+
+    @property
+    def median_best_baseline(self) -> float:
+        return float(np.median(best_baseline(self.rmsle)[1]))
+
+
+@dataclass(frozen=True)
+class Transformer(TreeResult):
+    """Section 6 (full mode): a freshly trained 4-digit-addition curve; empty when skipped."""
+
+    sizes: np.ndarray                # (P,)
+    n_fit: int
+    loss: np.ndarray                 # (T, P) test cross-entropy per seed
+    ext_rmsle: dict                  # form -> extrapolation RMSLE on the mean curve
+    grid: np.ndarray                 # (G,)
+    pred: dict                       # form -> (G,)
+    seconds: float
+
+    @property
+    def ran(self) -> bool:
+        return bool(np.asarray(self.sizes).size)
+
+
+@dataclass(frozen=True)
+class Result(TreeResult):
+    """Chapter 4's result: one part per section."""
+
+    addition: Addition
+    simulation: Simulation
+    benchmark: Benchmark
+    rule: RuleStudy
+    double_descent: DoubleDescent
+    transformer: Transformer
+    device: str
+    wall_time_s: float
 
 
 def _grid(spec: tuple[tuple[float, float, float], ...]) -> list[slice]:
@@ -318,7 +599,7 @@ def _grid(spec: tuple[tuple[float, float, float], ...]) -> list[slice]:
 
 # ------------------------------------------------------------------ worker tasks (importable)
 def paired_log_ratio_interval(res_a: np.ndarray, res_b: np.ndarray, n_boot: int = 1000,
-                               seed: int = 0) -> np.ndarray:
+                              seed: int = 0) -> np.ndarray:
     """16-84 % interval of ``ln(RMSLE_a / RMSLE_b)`` under a paired bootstrap over the held-out
     points (both fits scored on the same resampled points); ``res_*`` are the log residuals."""
     a2, b2 = np.asarray(res_a, float) ** 2, np.asarray(res_b, float) ** 2
@@ -329,51 +610,34 @@ def paired_log_ratio_interval(res_a: np.ndarray, res_b: np.ndarray, n_boot: int 
     return np.asarray(bootstrap_interval(log_ratio, len(a2), n_boot, seed))
 
 
-def _bench_task(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """One curve: M1-M4 and a BNSL (breaks chosen by the held-out rule) fitted on the ``fit``
-    points and scored on the others; BNSL against the best baseline with a paired bootstrap."""
+@dataclass(frozen=True)
+class CurveFit:
+    """Every form fitted to one curve and scored on its held-out points."""
+
+    rmsle: dict                      # form -> extrapolation RMSLE
+    stderr: dict                     # form -> root standard log error
+    grid: np.ndarray                 # (G,)
+    pred: dict                       # form -> (G,) the fit on the grid
+    n_breaks: int                    # breaks of the BNSL
+    paired: np.ndarray               # (2,) ln(BNSL / best baseline), paired bootstrap 16-84 %
+
+
+def fit_curve(args: tuple[Any, ...]) -> CurveFit:
+    """One curve: every form of :data:`FORMS` (the BNSL's breaks chosen by the held-out rule)
+    fitted on the ``fit`` points and scored on the others; BNSL against the best baseline with a
+    paired bootstrap over the held-out points."""
     x, y, fit, breaks, n_starts, n_refine, seed = args
-    errs, ses, curves, res = [], [], [], []
     grid = np.geomspace(x.min(), x.max(), 200)
-    nb = 0
-    for name in FORMS:
-        if name == "BNSL":
-            sel = fit_bnsl_select(x[fit], y[fit], breaks, n_starts=n_starts, n_refine=n_refine,
-                                  seed=seed)
-            f, nb = sel.fit, sel.n_breaks
-        else:
-            f = BASELINES[name](x[fit], y[fit])
-        pred = f.predict(x[~fit])
-        errs.append(rmsle(pred, y[~fit]))
-        ses.append(root_standard_log_error(pred, y[~fit]))
-        curves.append(f.predict(grid))
-        res.append(np.log(pred) - np.log(y[~fit]))
-    best = best_baseline_index(errs)
-    paired = paired_log_ratio_interval(res[4], res[best], seed=seed)
-    return np.asarray(errs), np.asarray(ses), grid, np.asarray(curves), nb, paired
-
-
-def best_baseline_index(errs) -> np.ndarray | int:
-    """Column (in :data:`FORMS`) of the best baseline (lowest RMSLE among M1-M4) of each row of
-    ``errs`` (curves x forms), or of a single row."""
-    errs = np.asarray(errs, float)
-    cols = np.asarray([FORMS.index(n) for n in BASELINE_FORMS])
-    best = cols[np.argmin(errs[..., cols], axis=-1)]
-    return int(best) if errs.ndim == 1 else best
-
-
-def bnsl_beats_best(errs) -> np.ndarray:
-    """Per curve (rows of ``errs``, curves x forms): whether BNSL's RMSLE is below the best
-    baseline's."""
-    errs = np.atleast_2d(np.asarray(errs, float))
-    best = np.take_along_axis(errs, best_baseline_index(errs)[:, None], 1)[:, 0]
-    return errs[:, FORMS.index("BNSL")] < best
-
-
-def win_share(errs, n_boot: int, seed: int) -> np.ndarray:
-    """The benchmark statistic: the share of curves on which BNSL beats the best baseline, with
-    its 16-84 % bootstrap interval over curves, ``[share, lo, hi]``."""
-    return share_interval(bnsl_beats_best(errs), n_boot, seed)
+    fits, nb = fit_forms(x[fit], y[fit], breaks=breaks, n_starts=n_starts, n_refine=n_refine,
+                         seed=seed)
+    preds = {n: f.predict(x[~fit]) for n, f in fits.items()}
+    errs = {n: rmsle(p, y[~fit]) for n, p in preds.items()}
+    best = str(best_baseline({n: np.asarray([e]) for n, e in errs.items()})[0][0])
+    res = {n: np.log(p) - np.log(y[~fit]) for n, p in preds.items()}
+    return CurveFit(rmsle=errs, stderr={n: root_standard_log_error(p, y[~fit])
+                                        for n, p in preds.items()},
+                    grid=grid, pred={n: f.predict(grid) for n, f in fits.items()}, n_breaks=nb,
+                    paired=paired_log_ratio_interval(res[SUBJECT], res[best], seed=seed))
 
 
 def _sim_task(args: tuple[Any, ...]) -> tuple[float, float]:
@@ -402,7 +666,7 @@ def _rule_truth(seed: int, n_breaks: int, n_points: int) -> tuple[np.ndarray, np
     return x, bnsl(x, **p)
 
 
-def _rule_task(args: tuple[Any, ...]) -> tuple[int, np.ndarray]:
+def _rule_task(args: tuple[Any, ...]) -> tuple[int, dict[str, float]]:
     seed, n_breaks, n_points, k, noise, n_starts, n_refine = args
     x, y_true = _rule_truth(seed, n_breaks, n_points)
     y = y_true * np.exp(noise * np.random.default_rng(seed + 1).standard_normal(x.size))
@@ -411,35 +675,36 @@ def _rule_task(args: tuple[Any, ...]) -> tuple[int, np.ndarray]:
     for nb in (1, 2):
         if nb not in fits:
             fits[nb] = fit_bnsl(x[:k], y[:k], nb, n_starts=n_starts, n_refine=n_refine, seed=0)
-    preds = [sel.fit, fits[1], fits[2], BASELINES["M4"](x[:k], y[:k])]
-    return sel.n_breaks, np.asarray([rmsle(f.predict(x[k:]), y_true[k:]) for f in preds])
+    preds = dict(zip(RULE_FORMS, [sel.fit, fits[1], fits[2], BASELINES["M4"](x[:k], y[:k])]))
+    return sel.n_breaks, {n: rmsle(f.predict(x[k:]), y_true[k:]) for n, f in preds.items()}
 
 
-def _addition(cfg: Config) -> dict[str, Any]:
+def _addition(cfg: Config) -> Addition:
     """The 4-digit-addition curve through :func:`addition_stats`."""
     add = load_addition_curve()
     return addition_stats(cfg, add.x, add.y)
 
 
-def addition_stats(cfg: Config, x: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    """The addition statistic: BNSL (one break) per fitter seed and M1-M4 fitted on the first
+def addition_stats(cfg: Config, x: np.ndarray, y: np.ndarray) -> Addition:
+    """The addition statistic: a one-break BNSL per fitter seed and every form fitted on the first
     ``addition_split`` points of the curve ``(x, y)``, scored by RMSLE on the rest."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     k = cfg.addition_split
-    fits = [fit_bnsl(x[:k], y[:k], 1, n_starts=cfg.n_starts, n_refine=cfg.n_refine, seed=s)
-            for s in cfg.seeds]
     grid = np.linspace(140, 1000, 300)
-    forms = [BASELINES[n](x[:k], y[:k]) if n in BASELINES else fits[0] for n in FORMS]
-    return dict(
-        addition_x=x, addition_y=y,
-        addition_params=np.asarray([[f.a, f.b, f.c0, f.c[0], f.d[0], f.f[0]] for f in fits]),
-        addition_fit_rmsle=np.asarray([f.fit_rmsle for f in fits]),
-        addition_ext_rmsle=np.asarray([rmsle(f.predict(x[k:]), y[k:]) for f in fits]),
-        addition_grid=grid, addition_curves=np.stack([f.predict(grid) for f in forms]),
-        addition_forms_ext=np.asarray([rmsle(f.predict(x[k:]), y[k:]) for f in forms]))
+    forms, _ = fit_forms(x[:k], y[:k], breaks=(1,), n_starts=cfg.n_starts, n_refine=cfg.n_refine,
+                         seed=cfg.seeds[0])
+    fits = [forms[SUBJECT]] + [fit_bnsl(x[:k], y[:k], 1, n_starts=cfg.n_starts,
+                                        n_refine=cfg.n_refine, seed=s) for s in cfg.seeds[1:]]
+    values = np.asarray([[f.a, f.b, f.c0, f.c[0], f.d[0], f.f[0]] for f in fits])
+    return Addition(
+        x=x, y=y, n_fit=k, params=dict(zip(PARAM_NAMES, values.T)),
+        fit_rmsle=np.asarray([f.fit_rmsle for f in fits]),
+        ext_rmsle=np.asarray([rmsle(f.predict(x[k:]), y[k:]) for f in fits]),
+        grid=grid, curves={n: f.predict(grid) for n, f in forms.items()},
+        forms_ext={n: rmsle(f.predict(x[k:]), y[k:]) for n, f in forms.items()})
 
 
-def _simulation(cfg: Config) -> dict[str, Any]:
+def _simulation(cfg: Config) -> Simulation:
     """The noiseless simulation at the paper's two splits (its procedure and ours) and the scan
     of the split point under measurement noise."""
     S, n_sim = len(cfg.seeds), len(cfg.sim_splits)
@@ -452,59 +717,58 @@ def _simulation(cfg: Config) -> dict[str, Any]:
     ours = np.asarray(sims[n_sim:n_sim + S * n_sim]).reshape(S, n_sim, 2)
     scan = np.asarray(sims[n_sim + S * n_sim:]).reshape(S, len(cfg.scan_noise),
                                                         len(cfg.scan_splits), 2)
-    return dict(sim_splits=np.asarray(cfg.sim_splits),
-                sim_official_ext=np.asarray([o[0] for o in sims[:n_sim]]),
-                sim_official_c1=np.asarray([o[1] for o in sims[:n_sim]]),
-                sim_ours_ext=ours[..., 0], sim_ours_c1=ours[..., 1],
-                scan_splits=np.asarray(cfg.scan_splits), scan_noise=np.asarray(cfg.scan_noise),
-                scan_ext=scan[..., 0])
+    return Simulation(splits=np.asarray(cfg.sim_splits),
+                      official_ext=np.asarray([o[0] for o in sims[:n_sim]]),
+                      official_c1=np.asarray([o[1] for o in sims[:n_sim]]),
+                      ours_ext=ours[..., 0], ours_c1=ours[..., 1],
+                      scan_splits=np.asarray(cfg.scan_splits),
+                      scan_noise=np.asarray(cfg.scan_noise), scan_ext=scan[..., 0])
 
 
-def _benchmark(cfg: Config) -> dict[str, Any]:
-    """Every benchmark curve fitted by M1-M4 and by a BNSL with breaks chosen by the held-out
-    rule; extrapolation RMSLE on the held-out points; BNSL against the best baseline."""
+def _benchmark(cfg: Config) -> Benchmark:
+    """Every benchmark curve fitted by every form (the BNSL's breaks by the held-out rule);
+    extrapolation RMSLE on the held-out points; BNSL against the best baseline."""
     sets = [(b, c) for b in cfg.benchmarks
             for c in load_scaling_benchmark(domain=b)[:cfg.benchmark_curves or None]]
     curves = [c for _, c in sets]
-    bench = parallel_map(_bench_task, [(c.x, c.y, c.fit, tuple(cfg.benchmark_breaks),
-                                        cfg.benchmark_starts, min(cfg.n_refine, 4), cfg.seeds[0])
-                                       for c in curves], cfg.workers)
-    errs = np.stack([b[0] for b in bench])
+    fits = parallel_map(fit_curve, [(c.x, c.y, c.fit, tuple(cfg.benchmark_breaks),
+                                     cfg.benchmark_starts, min(cfg.n_refine, 4), cfg.seeds[0])
+                                    for c in curves], cfg.workers)
+    errs = _stack([f.rmsle for f in fits])
     keys = [c.key for c in curves]
     showcase = np.asarray([i for i, key in enumerate(keys)
                            if key[2] == "6 Enc, 6 Dec" or key[1] == "('qa', '1-shot')"][:2]
                           or [0], dtype=int)
-    ib = FORMS.index("BNSL")
-    vs_best = np.log(errs[:, ib] / np.take_along_axis(errs, best_baseline_index(errs)[:, None], 1)[:, 0])
-    bench_set = np.asarray([b for b, _ in sets])
-    return dict(
-        bench_set=bench_set, bench_breaks=np.asarray([b[4] for b in bench]),
-        bench_domain=np.asarray([c.key[0] for c in curves]),
-        bench_task=np.asarray([c.key[1] for c in curves]),
-        bench_model=np.asarray([c.key[2] for c in curves]),
-        bench_n_fit=np.asarray([int(c.fit.sum()) for c in curves]),
-        bench_n_held=np.asarray([int((~c.fit).sum()) for c in curves]),
-        bench_rmsle=errs, bench_stderr=np.stack([b[1] for b in bench]),
-        bench_best=np.asarray([FORMS[int(np.argmin(e))] for e in errs]), bnsl_vs_best=vs_best,
-        bnsl_vs_best_interval=np.stack([b[5] for b in bench]),
-        bnsl_wins={b: win_share(errs[bench_set == b], cfg.n_boot, cfg.seeds[0])
-                   for b in cfg.benchmarks},
-        showcase=showcase, showcase_grid=np.stack([bench[i][2] for i in showcase]),
-        showcase_pred=np.stack([bench[i][3] for i in showcase]))
+    suite = np.asarray([b for b, _ in sets])
+    return Benchmark(
+        suite=suite, breaks=np.asarray([f.n_breaks for f in fits]),
+        domain=np.asarray([c.key[0] for c in curves]),
+        task=np.asarray([c.key[1] for c in curves]),
+        model=np.asarray([c.key[2] for c in curves]),
+        n_fit=np.asarray([int(c.fit.sum()) for c in curves]),
+        n_held=np.asarray([int((~c.fit).sum()) for c in curves]),
+        rmsle=errs, stderr=_stack([f.stderr for f in fits]),
+        vs_best=np.log(errs[SUBJECT] / best_baseline(errs)[1]),
+        vs_best_interval=np.stack([f.paired for f in fits]),
+        wins={b: win_share({n: e[suite == b] for n, e in errs.items()}, cfg.n_boot, cfg.seeds[0])
+              for b in cfg.benchmarks},
+        showcase=showcase, showcase_grid=np.stack([fits[i].grid for i in showcase]),
+        showcase_pred=_stack([fits[i].pred for i in showcase]))
 
 
-def _rule_study(cfg: Config) -> dict[str, Any]:
+def _rule_study(cfg: Config) -> RuleStudy:
     """Noisy synthetic curves with 0, 1 and 2 true breaks: extrapolation error of the held-out
     break rule, of fixed break counts and of M4, against the true curve."""
     truths = [(derive_seed("ch4-rule", cfg.seeds[0], i), i % 3) for i in range(cfg.rule_curves)]
     out = parallel_map(_rule_task, [(s, nb, cfg.rule_points, cfg.rule_fit_points, cfg.rule_noise,
                                      cfg.rule_starts, min(cfg.n_refine, 4))
                                     for s, nb in truths], cfg.workers)
-    e = np.stack([o[1] for o in out])
-    ratios = {RULE_FORMS[j]: median_interval(np.log(e[:, 0] / e[:, j]), cfg.n_boot, cfg.seeds[0])
-              for j in range(1, len(RULE_FORMS))}
-    return dict(rule_true_breaks=np.asarray([nb for _, nb in truths]),
-                rule_chosen=np.asarray([o[0] for o in out]), rule_rmsle=e, rule_log_ratio=ratios)
+    e = _stack([o[1] for o in out])
+    rule = RULE_FORMS[0]
+    ratios = {n: median_interval(np.log(e[rule] / e[n]), cfg.n_boot, cfg.seeds[0])
+              for n in RULE_FORMS[1:]}
+    return RuleStudy(true_breaks=np.asarray([nb for _, nb in truths]),
+                     chosen=np.asarray([o[0] for o in out]), rmsle=e, log_ratio=ratios)
 
 
 def double_descent_data(cfg: Config, curve: int) -> tuple[np.ndarray, ...]:
@@ -520,7 +784,7 @@ def double_descent_data(cfg: Config, curve: int) -> tuple[np.ndarray, ...]:
     return X, y[:, None], Xt, (yt / scale)[:, None]
 
 
-def _double_descent(cfg: Config) -> dict[str, Any]:
+def _double_descent(cfg: Config, run: Run) -> DoubleDescent:
     """Test MSE against width, trained to interpolation on noisy labels (all curves, widths and
     initialisations in one batched program), then each curve fitted on its small widths and
     extrapolated to the large ones."""
@@ -528,7 +792,6 @@ def _double_descent(cfg: Config) -> dict[str, Any]:
 
     from ..models import BatchedMLP
     from ..train import evaluate, train
-    from .common import torch_seed
 
     C, W, I = cfg.dd_curves, len(cfg.dd_widths), cfg.dd_inits
     data = [double_descent_data(cfg, c) for c in range(C)]
@@ -545,35 +808,34 @@ def _double_descent(cfg: Config) -> dict[str, Any]:
     tr = np.median(evaluate(net, X, y).reshape(C, W, I), 2)
     x = np.asarray(cfg.dd_widths, float)
     fit = np.arange(W) < cfg.dd_fit_points
-    fits = parallel_map(_bench_task, [(x, test[c], fit, (0, 1, 2), cfg.benchmark_starts,
-                                       min(cfg.n_refine, 4), cfg.seeds[0]) for c in range(C)],
+    fits = parallel_map(fit_curve, [(x, test[c], fit, (0, 1, 2), cfg.benchmark_starts,
+                                     min(cfg.n_refine, 4), cfg.seeds[0]) for c in range(C)],
                         cfg.workers)
-    errs = np.stack([f[0] for f in fits])
-    return dict(dd_widths=x, dd_test=test, dd_train=tr, dd_rmsle=errs,
-                dd_breaks=np.asarray([f[4] for f in fits]),
-                dd_grid=np.stack([f[2] for f in fits]), dd_pred=np.stack([f[3] for f in fits]),
-                dd_wins=win_share(errs, cfg.n_boot, cfg.seeds[0]),
-                dd_train_seconds=hist.wall_time_s)
+    errs = _stack([f.rmsle for f in fits])
+    return DoubleDescent(widths=x, n_fit=cfg.dd_fit_points, label_noise=cfg.dd_label_noise,
+                         test=test, train=tr, rmsle=errs,
+                         breaks=np.asarray([f.n_breaks for f in fits]),
+                         grid=np.stack([f.grid for f in fits]), pred=_stack([f.pred for f in fits]),
+                         wins=win_share(errs, cfg.n_boot, cfg.seeds[0]),
+                         train_seconds=hist.wall_time_s)
 
 
-def _addition_transformer(cfg: Config) -> dict[str, Any]:
+def _addition_transformer(cfg: Config, run: Run) -> Transformer:
     """Full mode: small transformers trained on 4-digit addition for every training-set size
     (nested training sets, one held-out set per seed), the mean test cross-entropy fitted on the
-    small sizes by a 1-break BNSL and by M1-M4 and extrapolated to the large ones."""
+    small sizes by a 1-break BNSL and by the baselines and extrapolated to the large ones."""
     import torch
 
-    from ..config import device
     from ..data import addition_problems
     from ..models.transformer import TinyTransformer
     from ..train import token_cross_entropy, train_tokens
-    from .common import torch_seed
 
     t0 = time.perf_counter()
     if not cfg.tf_sizes:
         e = np.zeros(0)
-        return dict(tf_sizes=e, tf_loss=np.zeros((0, 0)), tf_ext_rmsle=e, tf_grid=e,
-                    tf_pred=np.zeros((0, 0)), tf_seconds=0.0)
-    dev = device()
+        return Transformer(sizes=e, n_fit=cfg.tf_fit_points, loss=np.zeros((0, 0)), ext_rmsle={},
+                           grid=e, pred={}, seconds=0.0)
+    dev = run.device
     loss = np.zeros((cfg.tf_seeds, len(cfg.tf_sizes)))
     for s in range(cfg.tf_seeds):
         tok, mask = addition_problems(max(cfg.tf_sizes) + cfg.tf_test,
@@ -589,48 +851,45 @@ def _addition_transformer(cfg: Config) -> dict[str, Any]:
                          seed=torch_seed("ch4-tf-batches", s, n), desc=f"addition n={n}")
             loss[s, j] = token_cross_entropy(model, *test)
     x, y, k = np.asarray(cfg.tf_sizes, float), loss.mean(0), cfg.tf_fit_points
-    forms = [BASELINES[n](x[:k], y[:k]) for n in BASELINE_FORMS]
-    forms.append(fit_bnsl(x[:k], y[:k], 1, n_starts=cfg.n_starts, n_refine=cfg.n_refine,
-                          seed=cfg.seeds[0]))
+    fits, _ = fit_forms(x[:k], y[:k], breaks=(1,), n_starts=cfg.n_starts, n_refine=cfg.n_refine,
+                        seed=cfg.seeds[0])
     grid = np.linspace(x.min(), x.max(), 300)
-    return dict(tf_sizes=x, tf_loss=loss,
-                tf_ext_rmsle=np.asarray([rmsle(f.predict(x[k:]), y[k:]) for f in forms]),
-                tf_grid=grid, tf_pred=np.stack([f.predict(grid) for f in forms]),
-                tf_seconds=time.perf_counter() - t0)
+    return Transformer(sizes=x, n_fit=k, loss=loss,
+                       ext_rmsle={n: rmsle(f.predict(x[k:]), y[k:]) for n, f in fits.items()},
+                       grid=grid, pred={n: f.predict(grid) for n, f in fits.items()},
+                       seconds=time.perf_counter() - t0)
 
 
 def run(config: Config | None = None) -> Result:
     """Run the chapter's experiments (see the module docstring)."""
-    cfg = config or Config.for_mode()
-    t0 = time.perf_counter()
-    parts = {}
-    for part in (_addition, _simulation, _benchmark, _rule_study, _double_descent,
-                 _addition_transformer):
-        parts.update(part(cfg))
-    return Result(**parts, wall_time_s=time.perf_counter() - t0)
+    r = Run.start(Config, config)
+    cfg: Config = r.config
+    return Result(addition=_addition(cfg), simulation=_simulation(cfg),
+                  benchmark=_benchmark(cfg), rule=_rule_study(cfg),
+                  double_descent=_double_descent(cfg, r), transformer=_addition_transformer(cfg, r),
+                  device=r.device_name, wall_time_s=r.elapsed)
 
 
 #: the extrapolation RMSLE of the official code on the addition curve (per the chapter notes)
 ADDITION_OFFICIAL_RMSLE = 0.0109
 SOURCE = "Caballero et al. 2023, arXiv:2210.14891v11"
-
-
-#: the tests that hold each claim's two controls (planted inputs through the chapter's statistic)
 #: the chapter's title, as its page heads it (tests/test_book.py checks the two agree)
 TITLE = 'Broken neural scaling laws'
-
+#: the tests that hold each claim's two controls (planted inputs through the chapter's statistic)
 CONTROLS = {"addition": "tests/test_controls.py::test_ch4_addition",
             "benchmark_lang": "tests/test_controls.py::test_ch4_win_share",
             "benchmark_vision": "tests/test_controls.py::test_ch4_win_share",
             "double_descent": "tests/test_controls.py::test_ch4_win_share"}
+BENCHMARK_NAMES = {"lang": "language (NMT, LM, BIG-Bench)", "vision": "image classification"}
 
 
 def claims(result: Result, config: Config) -> list[Claim]:
     """The sharp inflection of 4-digit addition against the best baseline, and the benchmark
     headline -- BNSL extrapolates better than the other forms -- against the best baseline on
     each curve, per benchmark."""
-    base = float(result.addition_forms_ext[best_baseline_index(result.addition_forms_ext)])
-    e = result.addition_ext_rmsle
+    add = result.addition
+    base = add.best_baseline[1]
+    e = add.ext_rmsle
     out = [Claim(
         key="addition", statement="BNSL fits the first 14 points of 4-digit addition and "
         "extrapolates the sharp inflection",
@@ -638,18 +897,17 @@ def claims(result: Result, config: Config) -> list[Claim]:
         "it; official code: RMSLE 0.0109)", paper_value=ADDITION_OFFICIAL_RMSLE,
         measured=float(np.median(e)),
         interval=(float(e.min()), float(e.max())),
-        alternative="the best of M1–M4 on the same points", alternative_value=base,
+        alternative="the best of the baselines on the same points", alternative_value=base,
         tolerance=tolerance_from_gap(ADDITION_OFFICIAL_RMSLE, base, 0.4),
         tolerance_source="0.4 × the gap", interval_source="range over fitter seeds",
         expected=Verdict.REPRODUCED, chapter=config.chapter,
         quantity="extrapolation RMSLE on the last 3 points", figure="fig-ch4-addition")]
-    names = {"lang": "language (NMT, LM, BIG-Bench)", "vision": "image classification"}
     for b in config.benchmarks:
-        w = result.bnsl_wins[b]
+        w = result.benchmark.wins[b]
         out.append(Claim(
             key=f"benchmark_{b}", statement="BNSL extrapolates considerably more accurately than "
-            f"M1–M4 ({names[b]} curves of Alabdulmohsin et al. 2022), read literally: more "
-            "accurately than the best of them on each curve",
+            f"M1–M4 ({BENCHMARK_NAMES[b]} curves of Alabdulmohsin et al. 2022), read literally: "
+            "more accurately than the best of them on each curve",
             source=SOURCE + ", abstract (the body's per-form shares could not be read here, so "
             "the abstract's sentence is the reading tested)",
             paper_value=1.0, measured=float(w[0]), interval=(float(w[1]), float(w[2])),
@@ -659,7 +917,7 @@ def claims(result: Result, config: Config) -> list[Claim]:
             expected=Verdict.NOT_REPRODUCED, chapter=config.chapter,
             quantity="share of curves where BNSL beats the best of M1–M4",
             figure="fig-ch4-benchmark"))
-    w = result.dd_wins
+    w = result.double_descent.wins
     out.append(Claim(
         key="double_descent", statement="BNSL models and extrapolates non-monotonic scaling "
         "(double descent) better than M1–M4, read literally: better than the best of them on "
@@ -673,3 +931,83 @@ def claims(result: Result, config: Config) -> list[Claim]:
         quantity="share of trained double-descent curves where BNSL beats the best of M1–M4",
         figure="fig-ch4-double-descent"))
     return out
+
+
+def transformer_curve(result: Result, full: tuple[Result, dict] | None) -> tuple[Transformer | None, str]:
+    """The freshly trained addition curve to draw and its label: this run's (full mode), else
+    the committed full run's, else ``(None, "")``."""
+    if result.transformer.ran:
+        return result.transformer, "this run"
+    if full is not None and full[0].transformer.ran:
+        return full[0].transformer, f"full mode, {full[1].get('device', '?')}"
+    return None, ""
+
+
+def prose_numbers(result: Result, config: Config) -> dict[str, float]:
+    """Every number the chapter's prose quotes, by name (glued as ``ch4_<name>``): reads of the
+    result's parts and of the configs."""
+    add, sim, bench, rule, dd = (result.addition, result.simulation, result.benchmark,
+                                 result.rule, result.double_descent)
+    fast, full = Config.fast(), Config.full()
+    lo, hi = add.digits_against(SIMULATION_TRUTH)
+    out: dict[str, float] = {
+        "seconds": result.wall_time_s, "fast_seeds": len(fast.seeds),
+        "fast_starts": fast.n_starts, "fast_stride": fast.official_grid_stride,
+        "fast_minutes": fast.expected_seconds / 60,
+        "add_ext": add.worst_ext, "add_fit": add.worst_fit, "add_d1": add.param("d1"),
+        "add_c1": add.param("c1"), "add_f1": add.param("f1"),
+        "add_best_baseline": add.best_baseline[1], "add_digits_lo": lo, "add_digits_hi": hi,
+        "add_split": add.n_fit, "add_points": len(add.x),
+        "tf_layers": full.tf_layers, "tf_width": full.tf_d_model, "tf_n": len(full.tf_sizes),
+        "tf_seeds": full.tf_seeds, "tf_steps": full.tf_steps,
+        "full_rule": full.rule_curves, "full_starts": full.n_starts, "full_seeds": len(full.seeds),
+        "full_dd": full.dd_curves, "full_dd_inits": full.dd_inits, "full_dd_steps": full.dd_steps,
+        "full_noise_lo": min(full.scan_noise), "full_noise_hi": max(full.scan_noise),
+        "stride": config.official_grid_stride,
+        "split_seen": float(sim.splits[0]), "split_unseen": float(sim.splits[1]),
+        "off_seen": float(sim.official_ext[0]), "off_unseen": float(sim.official_ext[1]),
+        "ours_seen": sim.ours_worst(0), "ours_unseen": sim.ours_worst(1),
+        "ours_unseen_c1": sim.ours_c1_median(1), "trace_unseen": break_trace(float(sim.splits[1])),
+        "scan_noise": float(sim.scan_noise[0]), "scan_from": sim.predicted_from(0),
+        "predicted_rmsle": PREDICTED_RMSLE,
+        "n_curves": len(bench.breaks), "breaks0": bench.n_breaks(0), "breaks1": bench.n_breaks(1),
+        "breaks2": bench.n_breaks(2),
+        "rule_n": config.rule_curves, "rule_noise": config.rule_noise,
+        "rule_k": config.rule_fit_points, "rule_points": config.rule_points,
+        "rule_right": rule.right,
+        "dd_nw": len(dd.widths), "dd_wmax": float(dd.widths[-1]), "dd_steps": config.dd_steps,
+        "dd_n": config.dd_n_train, "dd_d": config.dd_d_in, "dd_noise": dd.label_noise,
+        "dd_inits": config.dd_inits, "dd_curves": config.dd_curves, "dd_k": dd.n_fit,
+        "dd_wsplit": dd.split_width, "dd_peak": dd.peak_width,
+        "dd_pmatch": (config.dd_n_train - 1) / (config.dd_d_in + 2),
+        "dd_peak_ratio": dd.peak_ratio, "dd_wins": float(dd.wins[0]),
+        "dd_wins_lo": float(dd.wins[1]), "dd_wins_hi": float(dd.wins[2]),
+        "dd_med_bnsl": dd.median_bnsl, "dd_med_base": dd.median_best_baseline,
+        "dd_breaks2": int(np.sum(dd.breaks == 2)), "dd_train_s": dd.train_seconds,
+        "dd_interp": dd.interpolation_width,
+    }
+    for b, w in bench.wins.items():
+        better, worse = bench.decided(b)
+        out.update({f"wins_{b}": float(w[0]), f"wins_{b}_lo": float(w[1]),
+                    f"wins_{b}_hi": float(w[2]), f"ratio_{b}": bench.ratio(b),
+                    f"n_{b}": bench.n(b), f"better_{b}": better, f"worse_{b}": worse})
+    for j, name in enumerate(RULE_FORMS):
+        out[f"rule_med{j}"] = rule.median(name)
+        if j:
+            r = rule.ratio(name)
+            out.update({f"rule_ratio{j}": float(r[0]), f"rule_ratio{j}_lo": float(r[1]),
+                        f"rule_ratio{j}_hi": float(r[2])})
+    return {k: float(v) for k, v in out.items()}
+
+
+def summary(result: Result) -> str:
+    """The chapter's result in a few lines of text."""
+    add, sim, bench = result.addition, result.simulation, result.benchmark
+    wins = ", ".join(f"{w[0]:.0%} of the {b} curves" for b, w in bench.wins.items())
+    return "\n".join([
+        f"addition: extrapolation RMSLE {add.worst_ext:.4f}, d1 = {add.param('d1'):.1f}",
+        f"simulation, paper's procedure: {sim.official_ext[0]:.1e} (x <= {sim.splits[0]}), "
+        f"{sim.official_ext[1]:.3f} (x <= {sim.splits[1]})",
+        f"benchmark: {bench.all_finite} of {len(bench.breaks)} curves with a finite RMSLE for "
+        f"every form; BNSL beats the best baseline on {wins}",
+        f"all fits in {result.wall_time_s:.0f} s on {result.device}"])

@@ -1,41 +1,50 @@
-"""Chapter 4's figures, drawn from its result at the book column's width
-(:data:`plotting.COLUMN_IN`). Each form of :data:`ch4_bnsl.FORMS` is drawn in the style of
-:data:`FORM_STYLES` (looked up by name, never by position); where several panels show the same
-forms, one legend under the figure names them and each panel's title carries the numbers."""
+"""Chapter 4's figures, drawn from its result's parts at the book column's width
+(:data:`plotting.COLUMN_IN`). Each form is drawn in the style its entry of
+:data:`ch4_bnsl.FORMS` gives (looked up by name, never by position); where several panels show
+the same forms, one legend under the figure names them and each panel's title carries the
+numbers."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import plotting
-from ..experiments.ch4_bnsl import FIGURE1, FORMS, RULE_FORMS, SIMULATION_TRUTH, Config, Result
+from ..experiments.ch4_bnsl import (
+    FIGURE1,
+    FORMS,
+    RULE_FORMS,
+    SIMULATION_TRUTH,
+    SUBJECT,
+    Addition,
+    Benchmark,
+    DoubleDescent,
+    RuleStudy,
+    Simulation,
+    Transformer,
+    best_baseline,
+)
 from ..fit.bnsl import bnsl, segment_curves, segment_slopes
 from ..plotting import PALETTE
 
-#: how each comparison form is drawn (the book's convention: BNSL bold red, the baselines grey)
-FORM_STYLES: dict[str, dict[str, Any]] = {
-    "M1": dict(color=PALETTE["grey"], linestyle=":", linewidth=1.2),
-    "M2": dict(color=PALETTE["grey"], linestyle="-.", linewidth=1.2),
-    "M3": dict(color=PALETTE["grey"], linestyle="--", linewidth=1.2),
-    "M4": dict(color=PALETTE["grey"], linestyle=(0, (5, 1, 1, 1)), linewidth=1.2),
-    "BNSL": dict(color=PALETTE["red"], linestyle="-", linewidth=2.2),
-}
-
 
 def form_style(name: str) -> dict[str, Any]:
-    """The drawing style of a form; a form without one is an error naming it."""
-    if name not in FORM_STYLES:
-        raise KeyError(f"form {name!r} has no entry in figures.ch4.FORM_STYLES")
-    return FORM_STYLES[name]
+    """The drawing style of a registered form (its ``color`` resolved through
+    :data:`PALETTE`); a form that is not registered is an error naming it."""
+    if name not in FORMS:
+        raise KeyError(f"form {name!r} is not in ch4_bnsl.FORMS")
+    style = dict(FORMS[name].style)
+    style["color"] = PALETTE.get(style.get("color", "grey"), style.get("color"))
+    return style
 
 
-def _forms(ax: plt.Axes, grid: np.ndarray, preds: Sequence[np.ndarray], errors: Sequence[float],
-           loglog: bool = True, legend_numbers: bool = True) -> None:
+def _forms(ax: plt.Axes, grid: np.ndarray, preds: Mapping[str, np.ndarray],
+           errors: Mapping[str, float], loglog: bool = True, legend_numbers: bool = True) -> None:
     plot = ax.loglog if loglog else ax.plot
-    for name, pr, e in zip(FORMS, preds, errors):
-        plot(grid, pr, label=f"{name} ({e:.3f})" if legend_numbers else name, **form_style(name))
+    for name, pr in preds.items():
+        label = f"{name} ({float(errors[name]):.3f})" if legend_numbers else name
+        plot(grid, pr, label=label, **form_style(name))
 
 
 def _points(ax: plt.Axes, x, y, fit, loglog: bool = True, size: float = 4) -> None:
@@ -44,9 +53,14 @@ def _points(ax: plt.Axes, x, y, fit, loglog: bool = True, size: float = 4) -> No
     plot(x[~fit], y[~fit], "o", color=PALETTE["green"], markersize=size, label="held out")
 
 
-def _title(names_errors: dict[str, float]) -> str:
-    best = min((e, n) for n, e in names_errors.items() if n != "BNSL")
-    return f"RMSLE: BNSL {names_errors['BNSL']:.3f}, best baseline {best[1]} {best[0]:.3f}"
+def _title(errors: Mapping[str, float]) -> str:
+    name, value = best_baseline({n: np.asarray([e]) for n, e in errors.items()})
+    return f"RMSLE: BNSL {float(errors[SUBJECT]):.3f}, best baseline {name[0]} {value[0]:.3f}"
+
+
+def _row(d: Mapping[str, np.ndarray], i: int) -> dict[str, Any]:
+    """Row ``i`` of every entry of a per-form mapping of arrays."""
+    return {n: v[i] for n, v in d.items()}
 
 
 def decomposition_figure() -> plt.Figure:
@@ -66,15 +80,13 @@ def decomposition_figure() -> plt.Figure:
     return fig
 
 
-def addition_figure(result: Result, config: Config) -> plt.Figure:
+def addition_figure(add: Addition) -> plt.Figure:
     """4-digit addition (the paper's data): every form fitted on the first points, extrapolated
     to the rest; extrapolation RMSLE in the legend."""
     fig, ax = plotting.column_figure(4.2)
-    k = config.addition_split
-    fit = np.arange(len(result.addition_x)) < k
-    _forms(ax, result.addition_grid, result.addition_curves, result.addition_forms_ext,
-           loglog=False)
-    _points(ax, result.addition_x, result.addition_y, fit, loglog=False)
+    fit = np.arange(len(add.x)) < add.n_fit
+    _forms(ax, add.grid, add.curves, add.forms_ext, loglog=False)
+    _points(ax, add.x, add.y, fit, loglog=False)
     ax.set_xlim(140, 1000)
     ax.set_ylim(0, 2.5)
     plotting.labels(ax, "training dataset size", "test cross-entropy")
@@ -82,21 +94,25 @@ def addition_figure(result: Result, config: Config) -> plt.Figure:
     return fig
 
 
-def transformer_figure(tf: Any, config: Config, label: str) -> plt.Figure:
+def transformer_figure(tf: Transformer | None, label: str) -> plt.Figure | None:
     """The freshly trained addition curve (full mode, or the committed full run): fitted points,
-    held-out points and every form's extrapolation."""
+    held-out points and every form's extrapolation; ``None`` (and a sentence saying why) when
+    there is none."""
+    if tf is None:
+        print("No freshly trained addition curve here: it is part of full mode (a GPU), and no "
+              "full-mode result is stored with the book yet.")
+        return None
     fig, ax = plotting.column_figure(4.2)
-    k = int(config.tf_fit_points)
-    y = tf.tf_loss.mean(0)
-    fit = np.arange(len(tf.tf_sizes)) < k
-    _forms(ax, tf.tf_grid, tf.tf_pred, tf.tf_ext_rmsle, loglog=False)
-    _points(ax, tf.tf_sizes, y, fit, loglog=False)
+    y = tf.loss.mean(0)
+    fit = np.arange(len(tf.sizes)) < tf.n_fit
+    _forms(ax, tf.grid, tf.pred, tf.ext_rmsle, loglog=False)
+    _points(ax, tf.sizes, y, fit, loglog=False)
     plotting.labels(ax, "training dataset size", "test cross-entropy", label)
     ax.legend(fontsize=8, ncol=2)
     return fig
 
 
-def predictability_figure(result: Result) -> plt.Figure:
+def predictability_figure(sim: Simulation) -> plt.Figure:
     """Top: the noiseless simulation and where the paper's procedure was cut. Bottom: the
     extrapolation error against the last x the fit saw, for the paper's procedure and ours."""
     fig, ax = plotting.column_figure(7.2, "A;B")
@@ -104,8 +120,7 @@ def predictability_figure(result: Result) -> plt.Figure:
     a = ax["A"]
     a.plot(x, bnsl(x, **SIMULATION_TRUTH), color=PALETTE["black"], linewidth=3, alpha=0.3,
            label="simulated curve")
-    for split, e, col in zip(result.sim_splits, result.sim_official_ext,
-                             (PALETTE["green"], PALETTE["red"])):
+    for split, e, col in zip(sim.splits, sim.official_ext, (PALETTE["green"], PALETTE["red"])):
         a.axvline(split, color=col, linestyle=":", linewidth=1)
         a.plot([], [], color=col, label=f"fit on x ≤ {split}: RMSLE {e:.1e}")
     a.set_xlim(140, 1500)
@@ -113,13 +128,12 @@ def predictability_figure(result: Result) -> plt.Figure:
     plotting.labels(a, "training dataset size", "test cross-entropy", "paper's procedure")
     a.legend(fontsize=8)
     b = ax["B"]
-    med = np.median(result.scan_ext, axis=0)
-    for q, row, col in zip(result.scan_noise, med,
-                           (PALETTE["orange"], PALETTE["purple"], PALETTE["sky"])):
-        b.semilogy(result.scan_splits, row, "o-", color=col, label=f"our fitter, noise {q:.0e}")
-    b.semilogy(result.sim_splits, np.median(result.sim_ours_ext, 0), "s", color=PALETTE["blue"],
+    med = np.median(sim.scan_ext, axis=0)
+    for q, row, col in zip(sim.scan_noise, med, (PALETTE["orange"], PALETTE["purple"], PALETTE["sky"])):
+        b.semilogy(sim.scan_splits, row, "o-", color=col, label=f"our fitter, noise {q:.0e}")
+    b.semilogy(sim.splits, np.median(sim.ours_ext, 0), "s", color=PALETTE["blue"],
                markersize=8, label="our fitter, no noise")
-    b.semilogy(result.sim_splits, result.sim_official_ext, "x", color=PALETTE["black"],
+    b.semilogy(sim.splits, sim.official_ext, "x", color=PALETTE["black"],
                markersize=9, mew=2, label="paper's procedure, no noise")
     d1 = SIMULATION_TRUTH["d"][0]
     b.axvline(d1, color=PALETTE["grey"], linestyle="--", linewidth=1)
@@ -130,11 +144,11 @@ def predictability_figure(result: Result) -> plt.Figure:
     return fig
 
 
-def _rmsle_scatter(ax: plt.Axes, rmsle: np.ndarray, groups: dict[str, np.ndarray]) -> None:
+def _rmsle_scatter(ax: plt.Axes, rmsle: Mapping[str, np.ndarray],
+                   groups: dict[str, np.ndarray]) -> None:
     """BNSL's extrapolation RMSLE against the best baseline's, per curve; the diagonal."""
-    cols = [FORMS.index(n) for n in FORMS if n != "BNSL"]
-    best = rmsle[:, cols].min(1)
-    ours = rmsle[:, FORMS.index("BNSL")]
+    best = best_baseline(rmsle)[1]
+    ours = np.asarray(rmsle[SUBJECT], float)
     for (name, sel), col in zip(groups.items(), (PALETTE["blue"], PALETTE["orange"])):
         ax.loglog(best[sel], ours[sel], "o", color=col, markersize=4,
                   label=f"{name} ({int(sel.sum())} curves)")
@@ -145,62 +159,82 @@ def _rmsle_scatter(ax: plt.Axes, rmsle: np.ndarray, groups: dict[str, np.ndarray
         ax.legend(fontsize=8)
 
 
-def benchmark_figure(result: Result, curves: Sequence[Any]) -> plt.Figure:
+def benchmark_figure(bench: Benchmark, curves: Sequence[Any] | None = None) -> plt.Figure:
     """Top: two benchmark curves, every form fitted on the black points and extrapolated to the
-    green (their RMSLE in each title). Bottom: BNSL against the best baseline on every curve."""
+    green (their RMSLE in each title). Bottom: BNSL against the best baseline on every curve.
+    ``curves``: the benchmark's curves in the result's order (default: loaded in that order)."""
+    if curves is None:
+        from ..data import load_scaling_benchmark
+
+        curves = [c for b in dict.fromkeys(bench.suite.tolist())
+                  for c in load_scaling_benchmark(domain=b)[:bench.n(b)]]
     fig, ax = plotting.column_figure(6.6, "AB;CC")
-    for key, i, grid, preds in zip("AB", result.showcase, result.showcase_grid,
-                                   result.showcase_pred):
+    for j, (key, i) in enumerate(zip("AB", bench.showcase)):
         c = curves[int(i)]
         a = ax[key]
+        errors = _row(bench.rmsle, int(i))
         _points(a, c.x, c.y, np.asarray(c.fit, bool), size=3)
-        _forms(a, grid, preds, result.bench_rmsle[i], legend_numbers=False)
+        _forms(a, bench.showcase_grid[j], _row(bench.showcase_pred, j), errors,
+               legend_numbers=False)
         plotting.labels(a, "seen examples", "loss")
-        a.set_title(f"{c.label}\n" + _title(dict(zip(FORMS, result.bench_rmsle[i]))), fontsize=8)
-    for key in "AB"[len(result.showcase):]:
+        a.set_title(f"{c.label}\n" + _title(errors), fontsize=8)
+    for key in "AB"[len(bench.showcase):]:
         ax[key].set_visible(False)      # fewer showcase curves than panels (a small run)
-    _rmsle_scatter(ax["C"], result.bench_rmsle,
-                   {b: result.bench_set == b for b in ("lang", "vision")})
+    _rmsle_scatter(ax["C"], bench.rmsle, {b: bench.suite == b for b in ("lang", "vision")})
     plotting.legend_below(fig, [ax["A"]], ncol=4)
     return fig
 
 
-def rule_figure(result: Result) -> plt.Figure:
+def rule_figure(rule: RuleStudy) -> plt.Figure:
     """Extrapolation error per synthetic curve (dots) and its median (bar), per fit."""
     fig, ax = plotting.column_figure(3.8)
     for j, name in enumerate(RULE_FORMS):
-        e = result.rule_rmsle[:, j]
+        e = rule.rmsle[name]
         ax.semilogy(j + np.linspace(-0.15, 0.15, len(e)), e, "o", markersize=4,
-                    color=PALETTE["red"] if name == "held-out rule" else PALETTE["grey"])
+                    color=PALETTE["red"] if name == RULE_FORMS[0] else PALETTE["grey"])
         ax.hlines(np.median(e), j - 0.3, j + 0.3, color=PALETTE["black"], linewidth=2)
     ax.set_xticks(range(len(RULE_FORMS)), RULE_FORMS)
     plotting.labels(ax, "fit", "extrapolation RMSLE against the true curve")
     return fig
 
 
-def double_descent_figure(result: Result, config: Config) -> plt.Figure:
+def double_descent_figure(dd: DoubleDescent) -> plt.Figure:
     """Top left: test MSE against width for every trained curve and their median. Top right: one
     curve, every form fitted and extrapolated (RMSLE in the title). Bottom: BNSL against the best
     baseline on every curve."""
     fig, ax = plotting.column_figure(6.6, "AB;CC")
-    x, k = result.dd_widths, config.dd_fit_points
+    x, k = dd.widths, dd.n_fit
     a = ax["A"]
-    for c in range(len(result.dd_test)):
-        a.loglog(x, result.dd_test[c], "-", linewidth=0.8, alpha=0.6)
-    a.loglog(x, np.median(result.dd_test, 0), "-", color=PALETTE["black"], linewidth=2.5,
+    for c in range(len(dd.test)):
+        a.loglog(x, dd.test[c], "-", linewidth=0.8, alpha=0.6)
+    a.loglog(x, dd.median_test, "-", color=PALETTE["black"], linewidth=2.5,
              label="median over curves")
-    a.axhline(config.dd_label_noise ** 2, color=PALETTE["black"], linestyle="--", linewidth=0.8,
+    a.axhline(dd.label_noise ** 2, color=PALETTE["black"], linestyle="--", linewidth=0.8,
               label="label-noise variance")
     a.axvline(x[k - 1], color=PALETTE["grey"], linewidth=0.6)
     plotting.labels(a, "width", "test MSE", "every curve")
     a.legend(fontsize=7, loc="lower left")
     b = ax["B"]
     fit = np.arange(len(x)) < k
-    _points(b, x, result.dd_test[0], fit)
-    _forms(b, result.dd_grid[0], result.dd_pred[0], result.dd_rmsle[0], legend_numbers=False)
+    errors = _row(dd.rmsle, 0)
+    _points(b, x, dd.test[0], fit)
+    _forms(b, dd.grid[0], _row(dd.pred, 0), errors, legend_numbers=False)
     b.set_ylim(0.03, 3)
     plotting.labels(b, "width", "test MSE")
-    b.set_title("curve 1\n" + _title(dict(zip(FORMS, result.dd_rmsle[0]))), fontsize=8)
-    _rmsle_scatter(ax["C"], result.dd_rmsle, {"double descent": np.ones(len(result.dd_rmsle), bool)})
+    b.set_title("curve 1\n" + _title(errors), fontsize=8)
+    n = len(dd.test)
+    _rmsle_scatter(ax["C"], dd.rmsle, {"double descent": np.ones(n, bool)})
     plotting.legend_below(fig, [b], ncol=4)
     return fig
+
+
+def shares_table(bench: Benchmark) -> Any:
+    """The per-domain share table (the layout of the paper's Table 1), the best form of each
+    domain in bold."""
+    from ..book import html_table
+
+    headers, rows = bench.shares_table()
+    return html_table(headers, rows, fmt="{:.0%}", highlight_max=list(range(2, len(headers))),
+                      caption="Share of each domain's curves on which each form extrapolates best "
+                              "(the layout of the paper's Table 1; its numbers could not be read "
+                              "here, so none are shown beside).")
