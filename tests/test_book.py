@@ -170,3 +170,41 @@ def test_a_page_shows_little_code(path):
     figures = [c for c in cells if c.metadata.get("mystnb", {}).get("figure")]
     assert all(_FOLDED & set(c.metadata.get("tags", [])) for c in figures), \
         f"{path.name}: a figure cell shows its code"
+
+
+#: chapters already built from typed parts (issue 25); the others follow with their chapter issues
+TYPED = {"ch0_measuring", "ch4_bnsl", "ch5_data_distribution"}
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, marks=() if p.stem in TYPED else pytest.mark.xfail(
+    strict=True, reason="computes in its cells until its chapter issue moves it onto typed parts"))
+    for p in CHAPTERS], ids=lambda p: p.stem)
+def test_cells_only_read_fields(path):
+    """A typed chapter's code cells compute nothing: no numpy, no figure sizes, numbers glued
+    only through the package (``glue_many(prefix, chN.prose_numbers(...))``, ``glue_verdicts``),
+    and no cell longer than 15 lines."""
+    import ast
+
+    import jupytext
+
+    problems = []
+    for cell in jupytext.read(path).cells:
+        if cell.cell_type != "code":
+            continue
+        src = cell.source
+        lines = [ln for ln in src.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        if len(lines) > 15:
+            problems.append(f"a cell of {len(lines)} lines: {lines[0][:50]}")
+        if re.search(r"\bnp\.|import numpy|figsize", src):
+            problems.append(f"computes: {src.splitlines()[0][:60]}")
+        tree = ast.parse("\n".join(ln for ln in src.splitlines() if not ln.startswith(("%", "!"))))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", ""))
+                if name == "glue":
+                    problems.append(f"glues by hand: {ast.unparse(node)[:60]}")
+                if name == "glue_many" and not (
+                        isinstance(node.args[1], ast.Call)
+                        and getattr(node.args[1].func, "attr", "") == "prose_numbers"):
+                    problems.append(f"glues numbers not from prose_numbers: {ast.unparse(node)[:60]}")
+    assert not problems, f"{path.name}: " + "; ".join(problems)

@@ -1,4 +1,5 @@
-"""Chapter 0's fast configuration with seeds the chapter does not use: the same verdicts."""
+"""Chapter 0: its fast configuration with seeds the chapter does not use (the same verdicts),
+and the numbers its prose quotes (properties of its parts)."""
 import numpy as np
 import pytest
 
@@ -43,3 +44,47 @@ def test_ladder_must_double_and_end_at_the_budget():
         ch0.Config.fast(ladder=(500, 1600))
     with pytest.raises(ValueError, match="'ladder'"):
         ch0.Config.fast(steps=2000)
+
+
+def test_prose_numbers_cover_every_glued_name():
+    """Each {glue:text} name in the chapter is a prose number or a claim's verdict, read off the
+    result's parts."""
+    import re
+    from pathlib import Path
+
+    cfg = ch0.Config.smoke()
+    r = ch0.run(cfg)
+    nums = ch0.prose_numbers(r, cfg)
+    verdicts = {f"verdict_{c.key}" for c in ch0.claims(r, cfg)}
+    text = (Path(__file__).resolve().parents[1] / "book" / "ch0_measuring.md").read_text()
+    names = set(re.findall(r"\{glue:text\}`ch0_([A-Za-z0-9_]+)", text))
+    assert not names - set(nums) - verdicts
+    assert nums["exponent"] == r.scaling.exponent and nums["n_fit"] == r.prediction.n_fit
+    assert nums["steps"] == cfg.steps
+
+
+def test_part_properties_against_hand_computations():
+    import dataclasses
+
+    import numpy as np
+
+    def blank(cls, **kw):
+        return cls(**{f.name: None for f in dataclasses.fields(cls)} | kw)
+
+    sc = blank(ch0.Scaling, widths=np.array([1.0, 2.0, 4.0]), seeds=np.array([0, 1]),
+               gap_to_optimum=np.array([0.01, -0.03, 0.002]),
+               ladder_exponents=np.array([[0.70, 0.6, 0.8], [0.78, 0.7, 0.8], [0.775, 0.7, 0.8]]))
+    assert sc.n_networks == 6 and sc.gap_max_pct == pytest.approx(3.0)
+    assert sc.drift == pytest.approx(0.005)
+    pr = blank(ch0.Prediction, widths=np.array([1.0, 2.0, 4.0, 8.0, 16.0]),
+               fit_range=np.array([2, 8]), predicted=0.8, predicted_first=0.81, asymptotic=0.75)
+    assert pr.n_fit == 3 and "2..8" in pr.describe()
+
+
+def test_prediction_is_the_run_s_prediction():
+    """The Setup cell's prediction (teachers alone, no training) is the one the claim tests."""
+    cfg = ch0.Config.smoke()
+    p = ch0.prediction(cfg)
+    assert p.optimal.shape == (len(cfg.seeds), len(cfg.widths))
+    assert p.predicted_first == pytest.approx(
+        ch0.fit_median(p.widths, p.optimal[:1], *cfg.fit_range).require().exponent)

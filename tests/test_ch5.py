@@ -40,6 +40,7 @@ def test_prose_numbers_cover_every_glued_name(smoke):
     assert all(np.isfinite(v) for k, v in nums.items() if not k.startswith("lattice"))
     assert nums["fullrun_minutes"] == pytest.approx(1.0)
     assert nums["tau"] == r.clusters.tau_pooled and nums["scan_ratio"] == r.allocation.ratio[0]
+    assert ch5.summary(r).startswith(f"{len(cfg.seeds)} seeds")
 
 
 def test_part_properties_against_hand_computations():

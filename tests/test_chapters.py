@@ -23,8 +23,9 @@ def _figures(chapter, r, cfg):
     mod = get(chapter)
     full = (r, _META)
     return {
-        "ch0": lambda: [f.scaling_figure(r, cfg, full), f.scaling_figure(r, cfg, None),
-                        f.lies_figure(r)],
+        "ch0": lambda: [f.scaling_figure(r.scaling, r.prediction, full),
+                        f.scaling_figure(r.scaling, r.prediction, None),
+                        f.lies_figure(r.lies, r.scaling)],
         "ch1": lambda: [f.path_figure(r, cfg, full), f.path_figure(r, cfg, None)],
         "ch2": lambda: [f.regimes_figure(r, cfg, full), f.regimes_figure(r, cfg, None),
                         f.dims_figure(r), f.trained_figure(r)],

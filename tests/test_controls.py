@@ -60,16 +60,20 @@ def test_ch0_exponent(truth):
     from scalinglaws.experiments import ch0_measuring as ch0
 
     cfg = ch0.Config.fast(n_boot=200)
-    widths, optimum, predicted = ch0.prediction(cfg)
-    curve = optimum if truth == POSITIVE else widths ** -cfg.zipf_exponent
+    pred = ch0.prediction(cfg)
+    widths = pred.widths
+    curve = pred.optimal[0] if truth == POSITIVE else widths ** -cfg.zipf_exponent
     rng = np.random.default_rng(0)
     S = len(cfg.seeds)
     # the same curve at every rung (a ladder that has settled), seed noise of 0.1 %
     rungs = np.asarray([ch0.exponent_stats(cfg, widths, curve * noise(rng, (S, len(widths)), 1e-3))
                         for _ in cfg.ladder])
-    r = planted(ch0.Result, predicted=predicted, asymptotic=cfg.zipf_exponent,
-                exponent=rungs[-1, 0], exponent_lo=rungs[-1, 1], exponent_hi=rungs[-1, 2],
-                ladder_steps=np.asarray(cfg.ladder), ladder_exponents=rungs)
+    r = planted(ch0.Result,
+                prediction=planted(ch0.Prediction, predicted=pred.predicted_first,
+                                   asymptotic=cfg.zipf_exponent),
+                scaling=planted(ch0.Scaling, exponent=rungs[-1, 0], exponent_lo=rungs[-1, 1],
+                                exponent_hi=rungs[-1, 2], ladder_steps=np.asarray(cfg.ladder),
+                                ladder_exponents=rungs))
     check(ch0, r, cfg, ["exponent"], truth)
 
 

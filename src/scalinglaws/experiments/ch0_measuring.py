@@ -111,54 +111,115 @@ class Config(ChapterConfig):
         check(2 <= self.window <= len(self.widths), "window", "must be in [2, number of widths]")
 
 
-@dataclass
-class Result(TreeResult):
+@dataclass(frozen=True)
+class Prediction(TreeResult):
+    """Setup: the prediction made from the teachers alone, before any training."""
+
+    widths: np.ndarray            # (W,)
+    optimal: np.ndarray           # (S, W) Eckart-Young optimum of each seed's teacher
+    predicted: float              # exponent of the median optimum over fit_range
+    predicted_first: float        # the same for the first seed's teacher alone
+    asymptotic: float             # the Zipf exponent a (N -> infinity, K -> infinity)
+    fit_range: np.ndarray         # (2,) widths of the fit, inclusive
+
+    def describe(self) -> str:
+        lo, hi = self.fit_range
+        return (f"predicted exponent over widths {lo}..{hi}: {self.predicted:.4f} (first seed's "
+                f"teacher: {self.predicted_first:.4f}; asymptotic value a = {self.asymptotic})")
+
+    @property
+    def n_fit(self) -> int:
+        """Widths inside the fitting range."""
+        lo, hi = self.fit_range
+        return int(np.sum((self.widths >= lo) & (self.widths <= hi)))
+
+
+@dataclass(frozen=True)
+class Scaling(TreeResult):
+    """Experiment and fit: the trained width sweep, its exponent and its budget ladder."""
+
     widths: np.ndarray            # (W,)
     seeds: np.ndarray             # (S,)
     loss: np.ndarray              # (S, W) final population loss
-    optimal: np.ndarray           # (S, W) Eckart-Young optimum for each seed's teacher
-    undertrained: np.ndarray      # (S, W) loss after undertrained_step
-    undertrained_step: int
-    noisy: np.ndarray             # (S, W) loss on a finite test set with label noise
-    noise_var: float
-    curve_steps: np.ndarray       # (T,)
-    curves: np.ndarray            # (S, W, T) training loss curves
-    snapshot_steps: np.ndarray    # (F,) steps of the under-training panel
-    snapshot_exponents: np.ndarray  # (F,) exponent of the median loss at each of them
     exponent: float               # fitted on the seed median over fit_range
     exponent_lo: float            # bootstrap 16th percentile
     exponent_hi: float            # bootstrap 84th percentile
-    predicted: float              # fit of the Eckart-Young optimum over the same range
-    asymptotic: float             # the Zipf exponent a (N -> infinity, K -> infinity)
     ladder_steps: np.ndarray      # (R,) budgets of the ladder
-    ladder_exponents: np.ndarray  # (R, 3) the exponent at each budget (same seeds): value and its
-                                  # 16-84 % bootstrap interval over seeds
-    exponent_undertrained: float
+    ladder_exponents: np.ndarray  # (R, 3) the exponent at each budget (same seeds): value and
+                                  # its 16-84 % bootstrap interval over seeds
+    gap_to_optimum: np.ndarray    # (W,) median loss / median optimum - 1
+    slopes_x: np.ndarray          # geometric midpoints of local slopes
+    slopes: np.ndarray            # local log-log slopes of the median loss
+    slopes_optimal: np.ndarray    # the same for the optimum
+
+    @property
+    def n_networks(self) -> int:
+        return len(self.widths) * len(self.seeds)
+
+    @property
+    def gap_max_pct(self) -> float:
+        """The largest distance of a width's median loss from its optimum, in per cent."""
+        return 100 * float(np.max(np.abs(self.gap_to_optimum)))
+
+    @property
+    def drift(self) -> float:
+        """How far the last doubling of the budget moved the exponent."""
+        return float(abs(self.ladder_exponents[-1, 0] - self.ladder_exponents[-2, 0]))
+
+
+@dataclass(frozen=True)
+class Lies(TreeResult):
+    """Three ways the measurement lies: a noise floor, under-training, the fitting range."""
+
+    noisy: np.ndarray             # (S, W) loss on a finite test set with label noise
+    noise_var: float
+    n_test: int                   # samples in that test set
     exponent_noisy: float         # pure power law fitted to the noisy measurement
     exponent_noisy_offset: float  # power law + constant fitted to the noisy measurement (NaN
     noisy_offset_status: str      # when that fit failed: see its status)
     noisy_offset: float           # the fitted constant (compare with noise_var)
+    undertrained: np.ndarray      # (S, W) loss after undertrained_step
+    undertrained_step: int
+    exponent_undertrained: float
+    curve_steps: np.ndarray       # (T,)
+    curves: np.ndarray            # (S, W, T) training loss curves
+    snapshot_steps: np.ndarray    # (F,) steps of the under-training panel
+    snapshot_exponents: np.ndarray  # (F,) exponent of the median loss at each of them
     exponent_small: float         # fit over the widths below fit_range
     small_range: np.ndarray       # (2,) that range
-    slopes_x: np.ndarray          # geometric midpoints of local slopes
-    slopes: np.ndarray            # local log-log slopes of the median loss
-    slopes_optimal: np.ndarray    # the same for the optimum
     window_centres: np.ndarray    # (V,) geometric centre of each sliding window of widths
     window_measured: np.ndarray   # (V,) exponent of the median loss in each window
     window_predicted: np.ndarray  # (V,) exponent of the optimum in the same window
-    gap_to_optimum: np.ndarray    # (W,) median loss / optimum - 1
+
+
+@dataclass(frozen=True)
+class Result(TreeResult):
+    """Chapter 0's result: one part per section."""
+
+    prediction: Prediction
+    scaling: Scaling
+    lies: Lies
     wall_time_s: float
     device: str
 
 
-def prediction(config: Config) -> tuple[np.ndarray, np.ndarray, float]:
-    """The prediction made before training, from the first seed's teacher alone: widths, the
-    Eckart-Young optimum at each, and its exponent over ``fit_range``."""
-    teacher = ZipfTeacher.make(config.K, config.zipf_exponent,
-                               derive_seed("ch0-teacher", config.seeds[0]))
+def teachers_of(config: Config) -> list[ZipfTeacher]:
+    """Each seed's teacher."""
+    return [ZipfTeacher.make(config.K, config.zipf_exponent, derive_seed("ch0-teacher", s))
+            for s in config.seeds]
+
+
+def prediction(config: Config) -> Prediction:
+    """The prediction made before any training, from the teachers alone: the Eckart-Young
+    optimum at each width and its exponent over ``fit_range`` (median over the seeds'
+    teachers, and the first seed's teacher alone)."""
     widths = np.asarray(config.widths, float)
-    optimum = teacher.optimal_loss(np.asarray(config.widths))
-    return widths, optimum, fit_median(widths, optimum, *config.fit_range).require().exponent
+    optimal = np.stack([t.optimal_loss(np.asarray(config.widths)) for t in teachers_of(config)])
+    lo, hi = config.fit_range
+    return Prediction(widths=widths, optimal=optimal,
+                      predicted=fit_median(widths, optimal, lo, hi).require().exponent,
+                      predicted_first=fit_median(widths, optimal[:1], lo, hi).require().exponent,
+                      asymptotic=config.zipf_exponent, fit_range=np.asarray(config.fit_range))
 
 
 def _train_sweep(cfg: Config, run: Run, teachers: list[ZipfTeacher], steps: int):
@@ -218,9 +279,9 @@ def run(config: Config | None = None) -> Result:
     """Train the width sweep x seeds at every budget of the ladder and measure (module doc)."""
     r = Run.start(Config, config)
     cfg: Config = r.config
-    teachers = [ZipfTeacher.make(cfg.K, cfg.zipf_exponent, derive_seed("ch0-teacher", s))
-                for s in cfg.seeds]
-    optimal = np.stack([t.optimal_loss(np.asarray(cfg.widths)) for t in teachers])
+    teachers = teachers_of(cfg)
+    pred = prediction(cfg)
+    optimal = pred.optimal
     wa = np.asarray(cfg.widths, float)
     lo, hi = cfg.fit_range
     S, W = len(cfg.seeds), len(cfg.widths)
@@ -240,23 +301,25 @@ def run(config: Config | None = None) -> Result:
     _, sl_opt = local_slopes(wa, np.median(optimal, 0))
     centres, w_meas, w_pred = _windows(cfg, wa, loss, optimal)
     return Result(
-        widths=wa, seeds=np.asarray(cfg.seeds), loss=loss, optimal=optimal,
-        undertrained=curves[:, :, j], undertrained_step=int(hist.step[j]), noisy=noisy,
-        noise_var=cfg.noise_std ** 2, curve_steps=hist.step, curves=curves,
-        snapshot_steps=hist.step[snaps],
-        snapshot_exponents=np.asarray([fit_median(wa, curves[:, :, k], lo, hi).require().exponent
-                                       for k in snaps]),
-        exponent=ladder[-1][0], exponent_lo=ladder[-1][1], exponent_hi=ladder[-1][2],
-        predicted=fit_median(wa, optimal, lo, hi).require().exponent, asymptotic=cfg.zipf_exponent,
-        ladder_steps=np.asarray(cfg.ladder), ladder_exponents=np.asarray(ladder),
-        exponent_undertrained=fit_median(wa, curves[:, :, j], lo, hi).require().exponent,
-        exponent_noisy=fit_median(wa, noisy, lo, hi).require().exponent,
-        exponent_noisy_offset=noisy_off.exponent, noisy_offset_status=str(noisy_off.status),
-        noisy_offset=noisy_off.offset,
-        exponent_small=fit_median(wa, loss, *small).require().exponent,
-        small_range=np.asarray(small), slopes_x=sx, slopes=sl, slopes_optimal=sl_opt,
-        window_centres=centres, window_measured=w_meas, window_predicted=w_pred,
-        gap_to_optimum=np.median(loss, 0) / np.median(optimal, 0) - 1.0,
+        prediction=pred,
+        scaling=Scaling(widths=wa, seeds=np.asarray(cfg.seeds), loss=loss,
+                        exponent=ladder[-1][0], exponent_lo=ladder[-1][1],
+                        exponent_hi=ladder[-1][2], ladder_steps=np.asarray(cfg.ladder),
+                        ladder_exponents=np.asarray(ladder),
+                        gap_to_optimum=np.median(loss, 0) / np.median(optimal, 0) - 1.0,
+                        slopes_x=sx, slopes=sl, slopes_optimal=sl_opt),
+        lies=Lies(noisy=noisy, noise_var=cfg.noise_std ** 2, n_test=cfg.n_test,
+                  exponent_noisy=fit_median(wa, noisy, lo, hi).require().exponent,
+                  exponent_noisy_offset=noisy_off.exponent,
+                  noisy_offset_status=str(noisy_off.status), noisy_offset=noisy_off.offset,
+                  undertrained=curves[:, :, j], undertrained_step=int(hist.step[j]),
+                  exponent_undertrained=fit_median(wa, curves[:, :, j], lo, hi).require().exponent,
+                  curve_steps=hist.step, curves=curves, snapshot_steps=hist.step[snaps],
+                  snapshot_exponents=np.asarray(
+                      [fit_median(wa, curves[:, :, k], lo, hi).require().exponent for k in snaps]),
+                  exponent_small=fit_median(wa, loss, *small).require().exponent,
+                  small_range=np.asarray(small), window_centres=centres,
+                  window_measured=w_meas, window_predicted=w_pred),
         wall_time_s=r.elapsed, device=r.device_name,
     )
 
@@ -271,7 +334,8 @@ CONTROLS = {"exponent": "tests/test_controls.py::test_ch0_exponent"}
 def claims(result: Result, config: Config) -> list[Claim]:
     """The chapter's claim: the measured exponent is the exact finite-K prediction, not the
     asymptote, at a budget where it no longer moves."""
-    tol = tolerance_from_gap(result.predicted, result.asymptotic, GAP_FRACTION)
+    pr, sc = result.prediction, result.scaling
+    tol = tolerance_from_gap(pr.predicted, pr.asymptotic, GAP_FRACTION)
     lo, hi = config.fit_range
     return [Claim(
         key="exponent",
@@ -279,12 +343,51 @@ def claims(result: Result, config: Config) -> list[Claim]:
                   "Eckart–Young optimum of the finite teacher",
         source="this book's prediction from the teacher's spectrum (quanta model of Michaud et "
                "al. 2023, arXiv:2303.13506)",
-        paper_value=result.predicted, measured=result.exponent,
-        interval=(result.exponent_lo, result.exponent_hi),
+        paper_value=pr.predicted, measured=sc.exponent,
+        interval=(sc.exponent_lo, sc.exponent_hi),
         alternative="the asymptotic Zipf exponent a (the quanta argument for infinite K)",
-        alternative_value=result.asymptotic, tolerance=tol,
+        alternative_value=pr.asymptotic, tolerance=tol,
         tolerance_source=f"{GAP_FRACTION} × the gap between prediction and asymptote",
         expected=Verdict.REPRODUCED, chapter=config.chapter,
         quantity=f"exponent α over widths {lo}–{hi}", trained=True,
-        ladder=ladder_from("exponent α", tuple(result.ladder_steps), result.ladder_exponents),
+        ladder=ladder_from("exponent α", tuple(sc.ladder_steps), sc.ladder_exponents),
         figure="fig-ch0-scaling")]
+
+
+def prose_numbers(result: Result, config: Config) -> dict[str, float]:
+    """Every number the chapter's prose quotes, by name (glued as ``ch0_<name>``): reads of the
+    result's parts and of the config."""
+    pr, sc, li = result.prediction, result.scaling, result.lies
+    fast, full = Config.fast(), Config.full()
+    return {k: float(v) for k, v in {
+        "fast_minutes": fast.expected_seconds / 60, "fast_K": fast.K, "full_K": full.K,
+        "full_wmax": max(full.widths), "full_seeds": len(full.seeds),
+        "full_ladder_lo": full.ladder[0], "full_ladder_hi": full.ladder[-1],
+        "full_minutes": full.expected_seconds / 60,
+        "predicted_first": pr.predicted_first, "a": pr.asymptotic, "predicted": pr.predicted,
+        "fit_lo": pr.fit_range[0], "fit_hi": pr.fit_range[1], "n_fit": pr.n_fit,
+        "ladder_lo": sc.ladder_steps[0], "n_rungs": len(sc.ladder_steps),
+        "steps": sc.ladder_steps[-1], "gap_max": sc.gap_max_pct, "drift": sc.drift,
+        "exponent": sc.exponent, "exponent_lo": sc.exponent_lo, "exponent_hi": sc.exponent_hi,
+        "networks": sc.n_networks, "seconds": result.wall_time_s,
+        "ntest": li.n_test, "noise_var": li.noise_var, "exp_noisy": li.exponent_noisy,
+        "exp_noisy_offset": li.exponent_noisy_offset, "noisy_offset": li.noisy_offset,
+        "under_step": li.undertrained_step, "exp_under": li.exponent_undertrained,
+        "small_lo": li.small_range[0], "small_hi": li.small_range[1],
+        "exp_small": li.exponent_small}.items()}
+
+
+def summary(result: Result) -> str:
+    """The run in a few lines of text."""
+    pr, sc, li = result.prediction, result.scaling, result.lies
+    rungs = ", ".join(f"{s}: {e[0]:.4f} [{e[1]:.4f}, {e[2]:.4f}]"
+                      for s, e in zip(sc.ladder_steps, sc.ladder_exponents))
+    return "\n".join([
+        f"{sc.n_networks} networks ({len(sc.widths)} widths x {len(sc.seeds)} seeds) at "
+        f"{len(sc.ladder_steps)} budgets, trained in {result.wall_time_s:.0f} s on {result.device}",
+        f"exponent [16-84 %] at each budget: {rungs}",
+        f"measured α = {sc.exponent:.3f}, predicted α = {pr.predicted:.3f} (Eckart-Young optimum, "
+        f"same widths), asymptote a = {pr.asymptotic:.3f}",
+        f"noise floor α = {li.exponent_noisy:.3f} (offset fit {li.exponent_noisy_offset:.3f}); "
+        f"under-trained α = {li.exponent_undertrained:.3f} at step {li.undertrained_step}; "
+        f"small widths α = {li.exponent_small:.3f}"])

@@ -843,3 +843,11 @@ def prose_numbers(result: Result, config: Config, full: tuple[Result, dict] | No
             out[f"fullrun_{c.key}"] = c.measured
             out[f"fullrun_{c.key}_alt"] = c.alternative_value
     return {k: float(v) for k, v in out.items()}
+
+
+def summary(result: Result) -> str:
+    """The run in one line: seeds, sites per seed, time and peak memory."""
+    n = result.clusters.n_sites
+    return (f"{len(n)} seeds, {float(np.median(n)):,.0f} sites per seed (median), "
+            f"{result.wall_time_s:.0f} s on {result.device}, peak memory "
+            f"{result.peak_rss_gb:.2f} GB")

@@ -9,40 +9,40 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from .. import plotting
-from ..experiments.ch0_measuring import Config, Result
+from ..experiments.ch0_measuring import Lies, Prediction, Scaling
 from ..plotting import PALETTE
 
 
-def scaling_figure(result: Result, config: Config, full: tuple[Any, dict] | None = None
+def scaling_figure(sc: Scaling, pr: Prediction, full: tuple[Any, dict] | None = None
                    ) -> plt.Figure:
     """Top: loss against width (median, 16-84 % band, fitted exponent), the Eckart-Young
     optimum, the Zipf asymptote, and the full-mode run if any. Bottom left: local exponents
     between neighbouring widths; bottom right: the fitted exponent at each budget of the ladder.
     One legend, under the figure."""
     fig, ax = plotting.column_figure(6.6, "AA;BC")
-    a = config.zipf_exponent
-    plotting.scaling_plot(ax["A"], result.widths, result.loss, label="trained MLPs",
-                          fit_range=tuple(config.fit_range), color=PALETTE["blue"], reference=a,
+    a = pr.asymptotic
+    plotting.scaling_plot(ax["A"], sc.widths, sc.loss, label="trained MLPs",
+                          fit_range=tuple(pr.fit_range), color=PALETTE["blue"], reference=a,
                           reference_label=f"asymptote N^-a, a = {a:g}")
-    ax["A"].plot(result.widths, np.median(result.optimal, 0), color=PALETTE["grey"], linewidth=3,
-                 alpha=0.5, label=f"Eckart–Young optimum (α = {result.predicted:.3f})", zorder=0)
+    ax["A"].plot(pr.widths, np.median(pr.optimal, 0), color=PALETTE["grey"], linewidth=3,
+                 alpha=0.5, label=f"Eckart–Young optimum (α = {pr.predicted:.3f})", zorder=0)
     if full is not None:
         fr, meta = full
-        plotting.full_overlay(ax["A"], fr.widths, np.median(fr.loss, 0), meta)
+        plotting.full_overlay(ax["A"], fr.scaling.widths, np.median(fr.scaling.loss, 0), meta)
     plotting.labels(ax["A"], "hidden width N", "population loss")
-    plotting.log_ticks(ax["A"], result.widths)
+    plotting.log_ticks(ax["A"], sc.widths)
     b = ax["B"]
-    b.semilogx(result.slopes_x, -result.slopes, "o-", color=PALETTE["blue"])
-    b.semilogx(result.slopes_x, -result.slopes_optimal, "-", color=PALETTE["grey"], linewidth=3,
+    b.semilogx(sc.slopes_x, -sc.slopes, "o-", color=PALETTE["blue"])
+    b.semilogx(sc.slopes_x, -sc.slopes_optimal, "-", color=PALETTE["grey"], linewidth=3,
                alpha=0.5)
     b.axhline(a, color=PALETTE["grey"], linestyle="--", linewidth=1.2)
     plotting.labels(b, "hidden width N", "local exponent")
-    plotting.log_ticks(b, result.widths[::2])
+    plotting.log_ticks(b, sc.widths[::2])
     c = ax["C"]
-    steps, ex = result.ladder_steps, result.ladder_exponents
+    steps, ex = sc.ladder_steps, sc.ladder_exponents
     c.semilogx(steps, ex[:, 0], "o-", color=PALETTE["blue"])
     c.fill_between(steps, ex[:, 1], ex[:, 2], color=PALETTE["blue"], alpha=0.2, linewidth=0)
-    c.axhline(result.predicted, color=PALETTE["grey"], linewidth=3, alpha=0.5)
+    c.axhline(pr.predicted, color=PALETTE["grey"], linewidth=3, alpha=0.5)
     c.axhline(a, color=PALETTE["grey"], linestyle="--", linewidth=1.2)
     plotting.labels(c, "adam steps (budget)", "fitted exponent")
     plotting.log_ticks(c, steps)
@@ -50,35 +50,35 @@ def scaling_figure(result: Result, config: Config, full: tuple[Any, dict] | None
     return fig
 
 
-def lies_figure(result: Result) -> plt.Figure:
+def lies_figure(li: Lies, sc: Scaling) -> plt.Figure:
     """Three ways the measurement lies: a noise floor (top left), under-training (top right),
     the fitting range (bottom: the exponent over a sliding window of widths)."""
     fig, ax = plotting.column_figure(6.4, "AB;CC")
     a = ax["A"]
-    a.loglog(result.widths, np.median(result.loss, 0), "o-", color=PALETTE["blue"],
-             label=f"clean (α = {result.exponent:.2f})")
-    a.loglog(result.widths, np.median(result.noisy, 0), "s-", color=PALETTE["red"],
-             label=f"noisy test set (α = {result.exponent_noisy:.2f})")
-    a.axhline(result.noise_var, color=PALETTE["red"], linestyle="--", linewidth=1,
+    a.loglog(sc.widths, np.median(sc.loss, 0), "o-", color=PALETTE["blue"],
+             label=f"clean (α = {sc.exponent:.2f})")
+    a.loglog(sc.widths, np.median(li.noisy, 0), "s-", color=PALETTE["red"],
+             label=f"noisy test set (α = {li.exponent_noisy:.2f})")
+    a.axhline(li.noise_var, color=PALETTE["red"], linestyle="--", linewidth=1,
               label="noise variance")
     plotting.labels(a, "hidden width N", "loss", "noise floor")
-    plotting.log_ticks(a, result.widths[::2])
+    plotting.log_ticks(a, sc.widths[::2])
     a.legend(loc="lower left", fontsize=8)
     b = ax["B"]
-    colours = plt.cm.viridis(np.linspace(0.1, 0.85, len(result.snapshot_steps)))
-    for step, e, col in zip(result.snapshot_steps, result.snapshot_exponents, colours):
-        j = int(np.searchsorted(result.curve_steps, step))
-        b.loglog(result.widths, np.median(result.curves[:, :, j], 0), "o-", color=col,
+    colours = plt.cm.viridis(np.linspace(0.1, 0.85, len(li.snapshot_steps)))
+    for step, e, col in zip(li.snapshot_steps, li.snapshot_exponents, colours):
+        j = int(np.searchsorted(li.curve_steps, step))
+        b.loglog(sc.widths, np.median(li.curves[:, :, j], 0), "o-", color=col,
                  markersize=3, label=f"step {step} (α = {e:.2f})")
     plotting.labels(b, "hidden width N", "training loss", "under-training")
-    plotting.log_ticks(b, result.widths[::2])
+    plotting.log_ticks(b, sc.widths[::2])
     b.legend(fontsize=8, loc="lower left")
     c = ax["C"]
-    c.semilogx(result.window_centres, result.window_measured, "o-", color=PALETTE["blue"],
+    c.semilogx(li.window_centres, li.window_measured, "o-", color=PALETTE["blue"],
                label="measured")
-    c.semilogx(result.window_centres, result.window_predicted, "-", color=PALETTE["grey"],
+    c.semilogx(li.window_centres, li.window_predicted, "-", color=PALETTE["grey"],
                linewidth=3, alpha=0.5, label="predicted (optimum, same window)")
     plotting.labels(c, "window centre (width)", "fitted exponent", "fitting range")
-    plotting.log_ticks(c, np.round(result.window_centres, 1))
+    plotting.log_ticks(c, np.round(li.window_centres, 1))
     c.legend(fontsize=8)
     return fig
