@@ -99,3 +99,40 @@ def test_nested_parts_round_trip_through_the_cache(tmp_path):
     assert len(calls) == 1 and isinstance(back, _Whole) and isinstance(back.other, _Part)
     np.testing.assert_array_equal(back.part.values, made.part.values)
     assert back.other.label == "b" and back.scalar == 2.5
+
+
+def test_result_cache_is_keyed_on_the_code_an_experiment_imports(tmp_path):
+    """A comment-only edit of the plotting, figure or book modules (or of another chapter) leaves
+    every chapter's cache key alone, so the book re-renders without re-running experiments; an
+    edit of code the experiment imports (a fitter, the trainer, its own module) changes it."""
+    import shutil
+    from pathlib import Path
+
+    import scalinglaws
+    from scalinglaws import cache
+    from scalinglaws.experiments import CHAPTERS
+
+    pkg = tmp_path / "scalinglaws"
+    shutil.copytree(Path(scalinglaws.__file__).parent, pkg,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.so", "build"))
+    before = {ch: cache.source_digest(ch, pkg) for ch in CHAPTERS}
+
+    def touch(rel):
+        f = pkg / rel
+        f.write_text(f.read_text() + "\n# an edit\n")
+
+    for rel in ("plotting.py", "book.py", "figures/ch4.py", "colab.py"):
+        touch(rel)
+    assert {ch: cache.source_digest(ch, pkg) for ch in CHAPTERS} == before
+    touch("experiments/ch0_measuring.py")
+    after = {ch: cache.source_digest(ch, pkg) for ch in CHAPTERS}
+    assert {ch for ch in CHAPTERS if after[ch] != before[ch]} == {"ch0_measuring"}
+    touch("fit/bnsl.py")
+    assert cache.source_digest("ch4_bnsl", pkg) != after["ch4_bnsl"]
+    assert cache.source_digest("ch0_measuring", pkg) == after["ch0_measuring"]
+    touch("fit/powerlaw.py")          # every chapter fits power laws
+    assert all(cache.source_digest(ch, pkg) != after[ch] for ch in CHAPTERS if ch != "ch4_bnsl")
+    # the closure follows imports made inside functions (ch4 trains inside _double_descent)
+    names = {str(f.relative_to(pkg)) for f in cache.import_closure("ch4_bnsl", pkg)}
+    assert {"train.py", "models/transformer.py", "fit/bnsl.py"} <= names
+    assert not names & {"plotting.py", "book.py", "figures/ch4.py"}

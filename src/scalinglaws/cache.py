@@ -116,18 +116,78 @@ def load_tree(path: str | Path) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- cache
-def source_digest(chapter: str | None = None) -> str:
-    """Hash of the package's source (``.py`` files and compiled-kernel sources), so edited code
-    never reuses old results.  With ``chapter``, the other chapters' experiment modules are left
-    out: editing one chapter's module does not invalidate the others' cached results."""
-    h = hashlib.sha256()
-    pkg = Path(__file__).resolve().parent
-    own = f"{chapter}.py" if chapter else None
-    for f in sorted(list(pkg.rglob("*.py")) + list(pkg.rglob("*.cpp"))):
-        rel = f.relative_to(pkg)
-        if own and rel.parts[0] == "experiments" and rel.name.startswith("ch") and rel.name != own:
+def _module_file(pkg: Path, dotted: str) -> Path | None:
+    """The file of package module ``scalinglaws.<dotted>`` (a module or a package's
+    ``__init__``), or ``None``."""
+    base = pkg.joinpath(*dotted.split(".")) if dotted else pkg
+    for f in (base.with_suffix(".py"), base / "__init__.py"):
+        if f.is_file():
+            return f
+    return None
+
+
+def _imports_of(pkg: Path, f: Path) -> set[Path]:
+    """The package's files that ``f`` imports (at module level or inside functions)."""
+    import ast
+
+    here = f.relative_to(pkg).with_suffix("").parts
+    if here[-1] == "__init__":
+        here = here[:-1] + ("__init__",)
+    out: set[Path] = set()
+    for node in ast.walk(ast.parse(f.read_text())):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                parent = list(here[:-1])[:len(here) - node.level] if node.level > 1 else list(here[:-1])
+                mod = ".".join(parent + ([node.module] if node.module else []))
+            elif node.module and node.module.split(".")[0] == pkg.name:
+                mod = node.module.partition(".")[2]
+            else:
+                continue
+            names = [mod] + [f"{mod}.{a.name}" if mod else a.name for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name.partition(".")[2] for a in node.names
+                     if a.name.split(".")[0] == pkg.name]
+        for n in names:
+            m = _module_file(pkg, n)
+            if m is not None:
+                out.add(m)
+            # a package's __init__ is imported on the way to any of its modules
+            parts = n.split(".")
+            for k in range(1, len(parts)):
+                init = _module_file(pkg, ".".join(parts[:k]))
+                if init is not None and init.name == "__init__.py":
+                    out.add(init)
+    return out
+
+
+def import_closure(chapter: str, pkg: Path | None = None) -> list[Path]:
+    """The package's source files a chapter's experiment module imports, directly or through
+    other package modules: the code its result depends on (not plotting, figures or book
+    modules, unless the experiment imports them)."""
+    pkg = pkg or Path(__file__).resolve().parent
+    start = pkg / "experiments" / f"{chapter}.py"
+    seen: set[Path] = {pkg / "__init__.py"}
+    todo = [start]
+    while todo:
+        f = todo.pop()
+        if f in seen and f != start:
             continue
-        h.update(str(rel).encode())
+        seen.add(f)
+        todo.extend(m for m in _imports_of(pkg, f) if m not in seen)
+    return sorted(seen)
+
+
+def source_digest(chapter: str | None = None, pkg: Path | None = None) -> str:
+    """Hash of the package's source (``.py`` files and compiled-kernel sources), so edited code
+    never reuses old results.  With ``chapter``, only the files its experiment module imports
+    (:func:`import_closure`) and the kernel sources count: an edit of another chapter, of the
+    plotting or figure modules or of the book's helpers does not invalidate its cached result."""
+    h = hashlib.sha256()
+    pkg = pkg or Path(__file__).resolve().parent
+    files = (import_closure(chapter, pkg) if chapter else sorted(pkg.rglob("*.py")))
+    for f in sorted(set(files) | set(pkg.rglob("*.cpp"))):
+        h.update(str(f.relative_to(pkg)).encode())
         h.update(f.read_bytes())
     return h.hexdigest()
 
