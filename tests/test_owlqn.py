@@ -7,7 +7,8 @@ import torch
 from scalinglaws.data import grid
 from scalinglaws.models import BatchedMLP
 from scalinglaws.theory import shape_exponents, silu_pair_objective, silu_pair_optimum, silu_quartic_root
-from scalinglaws.train import _owlqn_group, _pseudo_gradient, owlqn_polish, proximal_l1, train
+from scalinglaws.train import owlqn_polish, proximal_l1, train
+from scalinglaws.train.owlqn import _owlqn_group, _pseudo_gradient
 
 
 def _ista(A, y, mu, iters=20000):

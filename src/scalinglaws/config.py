@@ -149,9 +149,20 @@ def rng(seed: int) -> np.random.Generator:
     return np.random.default_rng(int(seed))
 
 
+def _plain(v: Any) -> Any:
+    """``v`` with NumPy scalars as the Python numbers they equal (``np.float64(2.0)`` -> ``2.0``),
+    inside tuples and lists too, so a seed does not depend on where a number came from."""
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, (tuple, list)):
+        return type(v)(_plain(x) for x in v)
+    return v
+
+
 def derive_seed(*parts: Any) -> int:
-    """A stable 63-bit seed derived from any hashable description (e.g. ``("ch3", width, seed)``)."""
-    h = hashlib.sha256(repr(parts).encode()).digest()
+    """A stable 63-bit seed derived from any hashable description (e.g. ``("ch3", width, seed)``);
+    NumPy scalars count as the Python numbers they equal."""
+    h = hashlib.sha256(repr(_plain(parts)).encode()).digest()
     return int.from_bytes(h[:8], "little") & (2**63 - 1)
 
 
