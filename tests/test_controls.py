@@ -122,49 +122,122 @@ def test_ch1_h2_ratio(truth):
 
 
 # ----------------------------------------------------------------------------- chapter 2
-@pytest.mark.parametrize("size", ["fast", "full"])
-@pytest.mark.parametrize("truth", [POSITIVE, NEGATIVE])
-def test_ch2_controls(truth, size):
-    """Every chapter-2 claim at once (the fast and the full configuration's dimensions):
-    synthetic power laws stand in for the theory curves; the measurements follow the theory
-    (paper) or the nearer neighbour's (alternative)."""
-    from scalinglaws.experiments import ch2_explaining as ch2
-
-    cfg = getattr(ch2.Config, size)(n_boot=200)
-    rng = np.random.default_rng(3)
+def _ch2_lab(cfg, truth, rng, *, duality_equal=False):
+    """Synthetic power laws in place of the lab's theory curves: the measured curves follow the
+    theory (paper) or the nearer neighbour's (alternative)."""
     S = len(cfg.seeds)
     D, P, vD, vP = (np.asarray(getattr(cfg, k), float) for k in ("res_D", "res_P", "var_D", "var_P"))
     th = {"res_D": D ** -0.83, "res_P": P ** -0.91}
+    # the nearer neighbour is d+1 (0.21 below the theory), d-1 lies 0.22 above
     neighbours = {"d-1": D ** -1.05, "d+1": 3.0 * D ** -0.62,
                   "d-1 features": P ** -1.13, "d+1 features": 3.0 * P ** -0.70}
     var_D_th = 0.05 * cfg.var_D_P / (vD - cfg.var_D_P - 1.0)
     alpha_K = 3.0 / (cfg.d - 1)
     pos = truth == POSITIVE
-    curves = {"res_D": th["res_D"] if pos else neighbours["d-1"],
-              "res_P": th["res_P"] if pos else neighbours["d-1 features"],
+    curves = {"res_D": th["res_D"] if pos else neighbours["d+1"],
+              "res_P": th["res_P"] if pos else neighbours["d+1 features"],
               "var_D": var_D_th if pos else vD ** -0.83,
               "var_P": vP ** -1.0 if pos else vP ** -alpha_K}
+    if duality_equal:       # alpha_P equal to alpha_D: the duality gap closed at finite size
+        curves["res_D"], curves["res_P"] = th["res_D"], P ** -0.83
     lab = {k: c[None, :] * noise(rng, (S, len(c)), 0.005) for k, c in curves.items()}
     lab.update(res_D_th=np.tile(th["res_D"], (S, 1)), res_P_th=np.tile(th["res_P"], (S, 1)),
                var_D_th=np.tile(var_D_th, (S, 1)))
+    return lab, neighbours
+
+
+def _ch2_result(cfg, lab, neighbours, rng, truth):
+    from scalinglaws.experiments import ch2_explaining as ch2
+
     dev, ndev = ch2.curve_summaries(cfg, lab, neighbours)
     exps, th_exps = ch2.exponent_summaries(cfg, lab, neighbours)
     dims = np.asarray(cfg.dims)
     dim_theory = {str(d): 3.0 / (d - 1) + 0.02 * d for d in range(dims.min() - 1, dims.max() + 2)}
+    dl = planted(ch2.DimensionLaw, dims=dims, theory=dim_theory)
     Dd = np.asarray(cfg.dim_D, float)
-    dim_alpha = []
-    for d in dims:
-        nb = d - 1 if str(d - 1) in dim_theory and d > 3 else d + 1
-        e = dim_theory[str(d if pos else nb)]
-        dim_alpha.append(ch2.dimension_exponent(cfg, Dd ** -e * noise(rng, (cfg.dim_seeds, len(Dd)),
-                                                                       0.005)))
-    r = planted(ch2.Result, d=cfg.d, alpha_K=alpha_K, curve_dev=dev, neighbour_dev=ndev,
-                exponents=exps, theory_exponents=th_exps, dims=dims, dim_theory=dim_theory,
-                dim_alpha=np.asarray(dim_alpha))
-    keys = [c.key for c in ch2.claims(r, cfg)]
-    assert set(keys) == {k for k in ch2.CONTROLS if not k.startswith("dimension_")} | {
-        f"dimension_{d}" for d in dims} and set(keys) <= set(ch2.CONTROLS)
+    alpha = [ch2.dimension_exponent(cfg, Dd ** -dim_theory[str(d if truth == POSITIVE else
+                                                                   dl.neighbour(d))]
+                                    * noise(rng, (cfg.dim_seeds, len(Dd)), 0.005)) for d in dims]
+    return planted(ch2.Result, spectrum=planted(ch2.Spectrum, d=cfg.d),
+                   regimes=planted(ch2.Regimes, curve_dev=dev, neighbour_dev=ndev, exponents=exps,
+                                   theory_exponents=th_exps),
+                   dimensions=planted(ch2.DimensionLaw, dims=dims, theory=dim_theory,
+                                      alpha=np.asarray(alpha)),
+                   trained=_ch2_trained(cfg, POSITIVE, rng), digits=_ch2_digits(cfg, POSITIVE, rng))
+
+
+#: the lab's claims (the trained ones have their own test); the duality has its own inputs
+CH2_LAB = ("curve_D", "curve_P", "alpha_D", "alpha_P", "variance_data", "variance_model")
+
+
+@pytest.mark.parametrize("size", ["fast", "full"])
+@pytest.mark.parametrize("truth", [POSITIVE, NEGATIVE])
+def test_ch2_controls(truth, size):
+    """Every chapter-2 lab claim at once (the fast and the full configuration's dimensions),
+    through the chapter's own statistics; the duality gap planted at the theory's value (paper)
+    or closed (alternative: alpha_P = alpha_D at finite size)."""
+    from scalinglaws.experiments import ch2_explaining as ch2
+
+    cfg = getattr(ch2.Config, size)(n_boot=200)
+    rng = np.random.default_rng(3)
+    lab, nb = _ch2_lab(cfg, truth, rng)
+    r = _ch2_result(cfg, lab, nb, rng, truth)
+    keys = list(CH2_LAB) + [f"dimension_{d}" for d in cfg.dims]
+    assert set(keys) <= set(ch2.CONTROLS)
     check(ch2, r, cfg, keys, truth)
+    lab, nb = _ch2_lab(cfg, POSITIVE, rng, duality_equal=truth == NEGATIVE)
+    check(ch2, _ch2_result(cfg, lab, nb, rng, POSITIVE), cfg, ["duality"], truth)
+
+
+def _ch2_variances(widths, exponent, inits, rng, points=(64,)):
+    """Centred predictions ``g`` (widths, inits, points...) whose variance over initialisations
+    falls as width^-exponent."""
+    w = np.asarray(widths, float)[:, None, None]
+    return rng.standard_normal((len(widths), inits, int(np.prod(points)))) * np.sqrt(w ** -exponent)
+
+
+def _ch2_trained(cfg, truth, rng):
+    from scalinglaws.experiments import ch2_explaining as ch2
+
+    e = 1.0 if truth == POSITIVE else 3.0 / (cfg.d - 1)
+    # the same networks at every rung: a ladder that has settled
+    rung = ch2.width_variance_slope(np.asarray(cfg.nn_widths), _ch2_variances(cfg.nn_widths, e, 32,
+                                                                              rng), 200, 0)
+    slope = np.tile(rung, (len(cfg.ntk_ladder), 1))
+    return planted(ch2.TrainedWidth, steps=np.asarray(cfg.ntk_ladder), slope=slope)
+
+
+def _ch2_digits(cfg, truth, rng, kernel_alpha=0.5):
+    from scalinglaws.experiments import ch2_explaining as ch2
+
+    dimension = 7.4
+    D = np.asarray(cfg.mlp_D, float)
+    e_data = 4.0 / dimension if truth == POSITIVE else 1.0
+    e_width = 1.0 if truth == POSITIVE else kernel_alpha
+    R = len(cfg.mlp_ladder)
+    mlp = np.tile(ch2.data_exponent(D, D ** -e_data * noise(rng, (cfg.mlp_seeds, len(D)), 0.005),
+                                    200), (R, 1))
+    corner = np.tile(ch2.width_variance_slope(np.asarray(cfg.corner_widths), _ch2_variances(
+        cfg.corner_widths, e_width, 32, rng), 200, 0), (R, 1))
+    return planted(ch2.Digits, dimension=dimension, mlp_steps=np.asarray(cfg.mlp_ladder),
+                   mlp_alpha=mlp, corner_D=cfg.corner_D, corner_slope=corner,
+                   kernel_alpha=np.asarray([kernel_alpha, kernel_alpha - 0.01, kernel_alpha + 0.01]))
+
+
+@pytest.mark.parametrize("truth", [POSITIVE, NEGATIVE])
+def test_ch2_trained(truth):
+    """The trained-network claims on settled planted ladders: variances over initialisations
+    that fall as 1/width (paper) or with the resolution-limited exponent (alternative), and
+    digit losses that fall as D^(-4/d) (paper) or 1/D (alternative)."""
+    from scalinglaws.experiments import ch2_explaining as ch2
+
+    cfg = ch2.Config.fast(n_boot=200)
+    rng = np.random.default_rng(4)
+    lab, nb = _ch2_lab(cfg, POSITIVE, rng)
+    r = dataclasses.replace(_ch2_result(cfg, lab, nb, rng, POSITIVE),
+                            trained=_ch2_trained(cfg, truth, rng),
+                            digits=_ch2_digits(cfg, truth, rng))
+    check(ch2, r, cfg, ["ntk_width", "digits_data", "digits_width"], truth)
 
 
 # ----------------------------------------------------------------------------- chapter 3

@@ -211,6 +211,10 @@ class Claim:
     figure: str = ""                # name of the chapter figure that shows it (for links)
     digits: int = 3
     notes: str = ""
+    #: the value the paper itself states, where the claim tests a finite-size theory of it (the
+    #: "paper" column then shows both: the tested value, and the stated one beneath it)
+    stated_value: float | None = None
+    stated_as: str = ""             # how the paper states it, e.g. "4/d, asymptotic"
 
     def __post_init__(self) -> None:
         for name in ("paper_value", "measured", "alternative_value", "tolerance"):
@@ -250,6 +254,11 @@ class Claim:
             raise ClaimError(f"claim {self.key!r}: its ladder's last rung "
                              f"({self.ladder.values[-1]:g}) is not its measurement "
                              f"({self.measured:g}): a ladder tracks the claimed quantity itself")
+        if self.stated_value is not None:
+            if not math.isfinite(float(self.stated_value)) or not self.stated_as:
+                raise ClaimError(f"claim {self.key!r}: a stated_value must be finite and say how "
+                                 f"the paper states it (stated_as)")
+            object.__setattr__(self, "stated_value", float(self.stated_value))
         if self.kind not in ("claim", "consistency"):
             raise ClaimError(f"claim {self.key!r}: kind must be 'claim' or 'consistency', "
                              f"got {self.kind!r}")
@@ -431,6 +440,14 @@ def _measured(c: Claim) -> tuple[str, str]:
     return _fmt(c.measured, d), f"[{_fmt(lo, d)}, {_fmt(hi, d)}]"
 
 
+def _stated_html(c: Claim) -> str:
+    """Beneath the tested value, the paper's stated one when the claim tests a theory of it."""
+    if c.stated_value is None:
+        return ""
+    return (f'<br><small>tested: theory<br>stated: <span style="white-space:nowrap">'
+            f"{_fmt(c.stated_value, c.digits)}</span> ({html.escape(c.stated_as)})</small>")
+
+
 def table_html(claims: Sequence[Claim], *, link: Callable[[Claim], str] | None = None,
                controls: Callable[[Claim], str] | None = None) -> str:
     """The claims as an HTML table that fits a text column: verdict | claim | paper |
@@ -460,7 +477,7 @@ def table_html(claims: Sequence[Claim], *, link: Callable[[Claim], str] | None =
             verdict_badge(c.verdict),
             f"{stmt}<details><summary><small>details</small></summary><small>"
             + "<br>".join(details) + "</small></details>",
-            f'<span style="white-space:nowrap">{_fmt(c.paper_value, d)}</span>',
+            f'<span style="white-space:nowrap">{_fmt(c.paper_value, d)}</span>' + _stated_html(c),
             f'<span style="white-space:nowrap">{measured}</span><br><small '
             f'style="white-space:nowrap">{interval}</small>',
             f'<span style="white-space:nowrap">{_fmt(c.alternative_value, d)}</span><br>'
@@ -480,7 +497,9 @@ def text_table(claims: Sequence[Claim]) -> str:
         d = c.digits
         kind = "" if c.kind == "claim" else " (check)"
         rows.append((str(c.verdict), f"{c.key}{kind}" + (f": {c.quantity}" if c.quantity else ""),
-                     _fmt(c.paper_value, d), " ".join(_measured(c)),
+                     _fmt(c.paper_value, d) + ("" if c.stated_value is None else
+                                               f" (stated {_fmt(c.stated_value, d)})"),
+                     " ".join(_measured(c)),
                      f"{_fmt(c.alternative_value, d)} ({c.alternative})"))
     w = [max(len(r[k]) for r in rows) for k in range(4)]
     return "\n".join("  ".join(x.ljust(w[k]) if k < 4 else x for k, x in enumerate(r)) for r in rows)

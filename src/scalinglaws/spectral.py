@@ -34,13 +34,19 @@ def _jacobi_rule(n: int, a: float) -> tuple[np.ndarray, np.ndarray]:
 
 def harmonic_degeneracy(d: int, ell: np.ndarray | int) -> np.ndarray:
     """Number of spherical harmonics of degree ``ell`` on S^(d-1) (the multiplicity of a
-    dot-product kernel's eigenvalue of that degree)."""
+    dot-product kernel's eigenvalue of that degree), as exact integers:
+    ``N(d, ell) = (2 ell + d - 2) / (ell + d - 2) * C(ell + d - 2, ell)``, computed in log-gamma
+    form and rounded (the rounding is checked, so a float error can never shift a count)."""
     ell = np.asarray(ell, dtype=float)
     if d == 2:
-        return np.where(ell == 0, 1.0, 2.0)
+        return np.where(ell == 0, 1, 2).astype(np.int64)
     out = (2 * ell + d - 2) / np.maximum(ell + d - 2, 1) * np.exp(
         gammaln(ell + d - 2 + 1) - gammaln(ell + 1) - gammaln(d - 2 + 1))
-    return np.where(ell == 0, 1.0, out)
+    out = np.where(ell == 0, 1.0, out)
+    n = np.rint(out)
+    if not np.all(np.abs(out - n) <= 1e-6 * np.maximum(n, 1.0)) or n.max(initial=0) >= 2 ** 62:
+        raise ValueError(f"harmonic_degeneracy({d}, ...) is not integral in float64 here")
+    return n.astype(np.int64)
 
 
 def legendre(d: int, L: int, t: np.ndarray) -> np.ndarray:
