@@ -78,47 +78,97 @@ def test_ch0_exponent(truth):
 
 
 # ----------------------------------------------------------------------------- chapter 1
-def _ch1_result(cfg, **kw):
+def _ch1_result(cfg, *, slope=None, allocation=None, ratio_stats=None, flat_stats=None,
+                growth=0.8):
+    """A chapter-1 result holding planted ladders (the same values on every rung: settled)."""
     from scalinglaws.experiments import ch1_resource_model as ch1
 
-    base = dict(alphas=np.asarray(cfg.alphas), best_n=np.full(len(cfg.alphas), 2.0),
-                shape_width=np.asarray([0.39, 0.38, 0.40]), betas=np.asarray(cfg.betas),
-                parallel_budgets=np.asarray(cfg.parallel_budgets),
-                par_ratio=np.ones((len(cfg.parallel_budgets), len(cfg.betas),
-                                   len(cfg.parallel_alphas))),
-                budgets=np.asarray(cfg.budgets), path_slope=np.full((len(cfg.budgets) + 1, 3), -1.0))
-    return planted(ch1.Result, **{**base, **kw})
+    R, PR = len(cfg.budgets), len(cfg.parallel_budgets)
+    rung = lambda v: np.tile(np.asarray(v, float), (R, 1))  # noqa: E731
+    path = planted(ch1.AlphaPath, alphas=np.asarray(cfg.alphas), budgets=np.asarray(cfg.budgets),
+                   forms=np.asarray(ch1.FORMS), fit_min=float(cfg.fit_min_neurons),
+                   slope=np.stack([rung(slope if slope is not None else (-1.0, -1.1, -0.9))] * 2),
+                   allocation=np.stack([rung(allocation if allocation is not None else
+                                             (0.0, -0.1, 0.1))] * 2))
+    prung = lambda v: np.tile(np.asarray(v, float), (PR, 1))  # noqa: E731
+    par = planted(ch1.Parallel, alphas=np.asarray(cfg.parallel_alphas),
+                  budgets=np.asarray(cfg.parallel_budgets),
+                  ratio_stats=prung(ratio_stats if ratio_stats is not None else (4.5, 4.3, 4.7)),
+                  flat_stats=prung(flat_stats if flat_stats is not None else (0.0, -0.05, 0.05)),
+                  single_growth=growth)
+    opt = planted(ch1.Optimum, pair_obj=np.ones(len(cfg.alphas)),
+                  trained_obj=np.full(len(cfg.alphas), 2.0), trained_n=np.full(len(cfg.alphas), 9.0))
+    chi = planted(ch1.Chinchilla, width=np.asarray([0.39, 0.38, 0.40]),
+                  all_neurons=np.asarray([0.66, 0.65, 0.67]))
+    return planted(ch1.Result, path=path, optimum=opt, parallel=par, chinchilla=chi)
 
 
 @pytest.mark.parametrize("truth", [POSITIVE, NEGATIVE])
 def test_ch1_h1_slope(truth):
+    """Allocations growing with alpha, losses falling as N^(paper's Fig. 2C slope) (paper) or as
+    N^(first rung's slope) (alternative), through the chapter's median slope on every rung."""
     from scalinglaws.experiments import ch1_resource_model as ch1
 
-    cfg = ch1.Config.fast()
+    cfg = ch1.Config.fast(n_boot=200)
     rng = np.random.default_rng(1)
     S, A = len(cfg.seeds), len(cfg.alphas)
     n = np.round(2.0 * np.asarray(cfg.alphas) ** 0.7)[None, :] * noise(rng, (S, A), 0.02)
-    # the first rung is budget-limited; on the paper's side the slope then reaches -1.10
-    slopes = (-0.6, -1.0, -1.10, -1.10) if truth == POSITIVE else (-0.6,) * 4
-    rows = [ch1.median_slope(n, 1e-4 * (n / 2) ** s * noise(rng, (S, A), 0.01), cfg.fit_min_neurons,
-                             n_boot=200) for s in slopes]
-    rows.append(rows[-1])                                       # the polish row, not claimed
-    r = _ch1_result(cfg, budgets=budgets(4), path_slope=np.asarray(rows))
+    first = -0.6
+    target = ch1.paper_slope(cfg.fit_min_neurons) if truth == POSITIVE else first
+    stat = ch1.median_slope(n, 1e-4 * (n / 2) ** target * noise(rng, (S, A), 0.01),
+                            cfg.fit_min_neurons, n_boot=200)
+    # a four-rung ladder: the first rung at the budget-limited slope (the alternative's value),
+    # then the measured statistic three times (settled)
+    rows = np.vstack([[first, first - 0.01, first + 0.01]] + [stat] * 3)
+    p = _ch1_result(cfg).path
+    r = dataclasses.replace(_ch1_result(cfg), path=dataclasses.replace(
+        p, budgets=budgets(4, cfg.budgets[0]), slope=np.stack([rows] * 2),
+        allocation=np.zeros((2, 4, 3))))
     check(ch1, r, cfg, ["h1_slope"], truth)
 
 
 @pytest.mark.parametrize("truth", [POSITIVE, NEGATIVE])
-def test_ch1_h2_ratio(truth):
+def test_ch1_fig2b_allocation(truth):
+    """Seeds whose allocations follow the digitised Fig. 2B (paper) or stay a pair (alternative),
+    through the chapter's allocation statistic."""
+    from scalinglaws.data import song2024
     from scalinglaws.experiments import ch1_resource_model as ch1
 
-    cfg = ch1.Config.fast()
+    cfg = ch1.Config.fast(n_boot=200)
+    rng = np.random.default_rng(5)
+    S, A = len(cfg.seeds), len(cfg.alphas)
+    curve = song2024.fig2b_neurons(cfg.alphas) if truth == POSITIVE else np.full(A, 2.0)
+    n = np.round(curve[None, :] * noise(rng, (S, A), 0.05))
+    stat = ch1.allocation_deviation(n, np.asarray(cfg.alphas), cfg.n_boot, 0)
+    check(ch1, _ch1_result(cfg, allocation=stat), cfg, ["fig2b_allocation"], truth)
+
+
+@pytest.mark.parametrize("truth", [POSITIVE, NEGATIVE])
+def test_ch1_h2(truth):
+    """Two tasks' counts with a constant ratio at the paper's level (paper) or with task 2 at a
+    pair and task 1 growing as alpha^q (alternative, for both statistics: equal allocation at
+    small alpha is the alternative of the ratio's level too), through the chapter's H2 statistics."""
+    from scalinglaws.data import song2024
+    from scalinglaws.experiments import ch1_resource_model as ch1
+
+    cfg = ch1.Config.full(n_boot=200)          # Fig. 3C's five alphas
     rng = np.random.default_rng(2)
-    level = ch1.PAPER_RATIO_BETA09 if truth == POSITIVE else 1.0
-    shape = (len(cfg.parallel_budgets), len(cfg.betas), len(cfg.parallel_alphas))
-    ratio = level * noise(rng, shape, 0.02)                     # flat in alpha, seed scatter 2 %
-    ratio[:, list(cfg.betas).index(0.5)] = 1.0
-    r = _ch1_result(cfg, par_ratio=ratio)
-    check(ch1, r, cfg, ["h2_ratio"], truth)
+    a = np.asarray(cfg.parallel_alphas)
+    S, q = len(cfg.seeds), 0.8
+    if truth == POSITIVE:
+        n2 = np.round(3.0 * (a / a[0]) ** q)[:, None] * noise(rng, (len(a), S), 0.05)
+        n1 = n2 * np.median(song2024.fig3c_ratio(ch1.H2_BETA, a))
+    else:
+        n2 = np.full((len(a), S), 2.0)
+        n1 = 2.0 * np.ones((len(a), 1)) * noise(rng, (len(a), S), 0.05)
+    level, flat = ch1.h2_stats(np.round(n1), np.round(n2), a, cfg.n_boot, 0)
+    check(ch1, _ch1_result(cfg, ratio_stats=level, flat_stats=flat, growth=q), cfg,
+          ["h2_ratio"], truth)
+    if truth == NEGATIVE:    # the flatness alternative: task 1 grows, task 2 stays a pair
+        n1 = np.round(2.0 * (a / a[0]) ** q)[:, None] * noise(rng, (len(a), S), 0.02)
+        level, flat = ch1.h2_stats(np.round(n1), n2, a, cfg.n_boot, 0)
+    check(ch1, _ch1_result(cfg, ratio_stats=level, flat_stats=flat, growth=q), cfg,
+          ["h2_flat"], truth)
 
 
 # ----------------------------------------------------------------------------- chapter 2

@@ -253,7 +253,8 @@ def shape_exponents(shapes: np.ndarray = CHINCHILLA_SHAPES, n_boot: int = 2000,
                     seed: int = 0) -> dict[str, np.ndarray]:
     """Exponents of width and depth against parameter count in a family of model shapes, and the
     loss exponent the resource model implies for it (loss ~ 1/width, so loss ~ N_p^-a when
-    d_model ~ N_p^a), each as (estimate, 16th, 84th percentile of a bootstrap over models).
+    d_model ~ N_p^a), each as (estimate, 16th, 84th percentile of a bootstrap over models);
+    ``all_neurons``: the same with the neurons of all layers counted (d_model x layers).
 
     For Chinchilla's Table A9 this gives d_model ~ N_p^0.39, not the N_p^(1/3) of depth ~ width
     (Brill 2024 fits 0.387 +- 0.004 to the same table)."""
@@ -268,7 +269,9 @@ def shape_exponents(shapes: np.ndarray = CHINCHILLA_SHAPES, n_boot: int = 2000,
                          *bootstrap_interval(fit, len(x), n_boot, rs, ignore_nan=True)])
 
     width = slope(P, d)
-    return {"width": width, "depth": slope(P, L), "loss": width.copy()}
+    # with loss ~ 1/(neurons over all layers), d_model * layers is the count that matters
+    return {"width": width, "depth": slope(P, L), "loss": width.copy(),
+            "all_neurons": slope(P, d * L)}
 
 
 def silu_pair_objective(w: np.ndarray, b: np.ndarray, mu: float, x: np.ndarray,
