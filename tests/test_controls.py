@@ -291,17 +291,28 @@ def test_ch2_trained(truth):
 
 
 # ----------------------------------------------------------------------------- chapter 3
-def _ch3_result(cfg, **kw):
+def _ch3_result(cfg, *, alpha=None, relu=None, mirror=None, mirror_init=None, ensemble=None,
+                share=None, base_rate=0.3):
+    """A chapter-3 result holding planted ladders (defaults: the paper's side, settled)."""
     from scalinglaws.experiments import ch3_lottery_tickets as ch3
 
     B = len(cfg.budgets)
-    base = dict(widths=np.asarray(cfg.widths, float), budgets=np.asarray(cfg.budgets),
-                alpha=np.full((1, B, 3), 1.0), relu_budgets=np.asarray(cfg.budgets),
-                relu_small_slope=np.full((B, 3), 4.0), mirror_ratio=np.zeros((B, 4)),
-                mirror_ratio_init=np.ones(4), ablate_slope=np.full((B, 3), 1.0),
-                ticket_base_rate=0.3, pair_ladder=budgets(3, cfg.pair_lbfgs),
-                best_ticket_ladder=np.ones((3, 3)))
-    return planted(ch3.Result, **{**base, **kw})
+    tile = lambda v, n=B: np.tile(np.asarray(v, float), (n, 1))  # noqa: E731
+    sweep = planted(ch3.WidthSweep, widths=np.asarray(cfg.widths, float),
+                    budgets=np.asarray(cfg.budgets), fit_min=cfg.fit_min,
+                    alpha=(alpha if alpha is not None else tile((1.0, 0.95, 1.05)))[None])
+    relu_ = planted(ch3.Relu, widths=np.asarray(cfg.relu_widths, float),
+                    slope=relu if relu is not None else tile((4.0, 3.9, 4.1)))
+    mech = planted(ch3.Mechanism, budgets=np.asarray(cfg.budgets), mirror_width=cfg.mirror_width,
+                   mirror_init=mirror_init if mirror_init is not None else np.ones(8),
+                   mirror=mirror if mirror is not None else np.zeros((B, 8)),
+                   ensemble_width=max(cfg.widths), weight_move=np.asarray([0.1, 0.1]),
+                   ensemble_slope=ensemble if ensemble is not None else tile((1.0, 0.95, 1.05)))
+    R = cfg.pair_rungs
+    pairs = planted(ch3.TwoNeuron, iterations=budgets(R, cfg.pair_lbfgs),
+                    loss=np.ones(cfg.n_pairs), base_rate=np.full(R, base_rate),
+                    share=share if share is not None else tile((1.0, 0.98, 1.0), R))
+    return planted(ch3.Result, sweep=sweep, relu=relu_, mechanism=mech, pairs=pairs)
 
 
 @pytest.mark.parametrize("truth", [POSITIVE, NEGATIVE])
@@ -314,7 +325,7 @@ def test_ch3_silu_exponent(truth):
     curve = 1e-3 * N ** (-1.0 if truth == POSITIVE else 0.0)
     a = np.asarray([ch3._exponent(cfg, curve * noise(rng, (len(cfg.seeds), len(N)), 0.05))
                     for _ in cfg.budgets])
-    check(ch3, _ch3_result(cfg, alpha=a[None]), cfg, ["silu_exponent"], truth)
+    check(ch3, _ch3_result(cfg, alpha=a), cfg, ["silu_exponent"], truth)
 
 
 @pytest.mark.parametrize("truth", [POSITIVE, NEGATIVE])
@@ -323,11 +334,11 @@ def test_ch3_relu_small_n(truth):
 
     cfg = ch3.Config.fast()
     rng = np.random.default_rng(5)
-    N = np.asarray(cfg.widths, float)
+    N = np.asarray(cfg.relu_widths, float)
     curve = N ** (-4.0 if truth == POSITIVE else -1.0)
-    s = np.asarray([ch3.small_exponent(cfg, curve * noise(rng, (len(cfg.seeds), len(N)), 0.05))
-                    for _ in cfg.budgets])
-    check(ch3, _ch3_result(cfg, relu_small_slope=s), cfg, ["relu_small_n"], truth)
+    s = ch3.small_exponent(cfg, curve * noise(rng, (len(cfg.seeds), len(N)), 0.05))
+    check(ch3, _ch3_result(cfg, relu=np.tile(s, (len(cfg.budgets), 1))), cfg, ["relu_small_n"],
+          truth)
 
 
 @pytest.mark.parametrize("truth", [POSITIVE, NEGATIVE])
@@ -348,7 +359,7 @@ def test_ch3_mirror_pairs(truth):
     init = np.asarray([ch3.mirror_ratio(*network(False)) for _ in range(S)])
     nets = [network(truth == POSITIVE) for _ in range(S)]      # the same networks on every rung
     trained = np.asarray([[ch3.mirror_ratio(w, b) for w, b in nets] for _ in cfg.budgets])
-    r = _ch3_result(cfg, mirror_ratio_init=init, mirror_ratio=trained)
+    r = _ch3_result(cfg, mirror_init=init, mirror=trained)
     check(ch3, r, cfg, ["mirror_pairs"], truth)
 
 
@@ -379,7 +390,7 @@ def test_ch3_ensemble(truth):
     sl = np.asarray([ch3.ensemble_slope(cfg.ablate_keep, np.stack(
         [ch3.ensemble_mse(P, c, y, cfg.ablate_keep, cfg.ablate_draws, rng) for P in nets]))
         for _ in cfg.budgets])
-    r = _ch3_result(cfg, ablate_slope=sl)
+    r = _ch3_result(cfg, ensemble=sl)
     if truth == "cancelling":
         got = verdicts(ch3, r, cfg, ["ensemble"])[0]["ensemble"]
         assert got is Verdict.NOT_REPRODUCED and sl[-1, 0] > 1.2, (got, sl[-1])
@@ -407,19 +418,22 @@ def test_ch3_ticket_outputs_cut_a_network_into_its_mirror_pairs():
 
 @pytest.mark.parametrize("truth", [POSITIVE, NEGATIVE])
 def test_ch3_best_peak(truth):
+    """Two-neuron losses in two modes (a low one of 30 % and a high one): every network of the
+    low mode a ticket (paper), or tickets at their base rate in both modes (alternative), through
+    the chapter's lowest-mode finder and its share statistic."""
     from scalinglaws.experiments import ch3_lottery_tickets as ch3
 
-    cfg = ch3.Config.fast()
+    cfg = ch3.Config.fast(n_boot=200)
     rng = np.random.default_rng(9)
-    loss = rng.lognormal(-8, 2, cfg.n_pairs)
-    if truth == POSITIVE:   # the lowest losses are all tickets; 30 % of all
-        ticket = loss <= np.quantile(loss, 0.3)
-    else:                   # tickets at the same 30 % among all, independent of the loss
-        ticket = rng.random(cfg.n_pairs) < 0.3
+    n = cfg.n_pairs
+    low = rng.random(n) < 0.3
+    loss = 10 ** np.where(low, rng.normal(-7, 0.2, n), rng.normal(-4, 0.3, n))
+    ticket = low if truth == POSITIVE else rng.random(n) < 0.3
+    peak = ch3.lowest_peak(loss, loss < cfg.pair_loss_max, cfg.peak_bin, cfg.peak_min_share)
+    assert abs(peak.sum() - low.sum()) < 0.05 * n          # the finder recovers the low mode
+    stat = ch3.best_ticket_share(ticket, peak, cfg.n_boot)
     base = float(ticket.mean())
-    lad = np.stack([ch3.best_ticket_share(cfg, loss, ticket) for _ in range(3)])
-    r = _ch3_result(cfg, ticket_base_rate=base, best_ticket_ladder=lad,
-                    best_ticket_fraction=float(lad[-1, 0]))
+    r = _ch3_result(cfg, share=np.tile(stat, (cfg.pair_rungs, 1)), base_rate=base)
     check(ch3, r, cfg, ["best_peak"], truth)
 
 

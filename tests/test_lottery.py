@@ -49,16 +49,20 @@ def test_ensemble_test_of_a_network_of_identical_exact_tickets():
         b1.zero_()
         W2.fill_(2.0 / (8 * w ** 2))
         b2.zero_()
-    mse = ch3._ensemble(cfg, model, ch3._data(cfg, run), seed=0)
-    assert mse.shape == (4, 4)
+    mse, res = ch3._ensemble(cfg, model, ch3._data(cfg, run), seed=0)
+    assert mse.shape == (4, 4) and res.shape == (4, 2)
+    # identical tickets: their residuals are one shared bias (correlation and shared part 1)
+    np.testing.assert_allclose(res, 1.0, rtol=1e-9)
     assert np.allclose(mse, mse[:, :1], rtol=1e-9)          # the same error for every k
     assert 0 < mse[0, 0] < 1e-3                              # the ticket's own x^4 error
     assert abs(ch3.ensemble_slope(cfg.ablate_keep, mse)[0]) < 1e-6
 
 
 def test_config_errors_name_the_field():
-    with pytest.raises(ValueError, match="'small_range'"):
-        Config.fast(small_range=(3, 16))
+    with pytest.raises(ValueError, match="'relu_widths'"):
+        Config.fast(relu_widths=(4, 8))
+    with pytest.raises(ValueError, match="'mirror_width'"):
+        Config.fast(mirror_width=63)
     with pytest.raises(ValueError, match="'budgets'"):
         Config.fast(budgets=(500, 1500))
     with pytest.raises(ValueError, match="'schedules'"):
@@ -71,5 +75,5 @@ def test_config_errors_name_the_field():
 def test_claims_on_other_seeds():
     from scalinglaws.claims import assert_verdicts
 
-    cfg = Config.fast(seeds=tuple(range(300, 332)))
+    cfg = Config.fast(seeds=tuple(range(300, 316)))
     assert_verdicts(ch3.claims(ch3.run(cfg), cfg))
