@@ -241,3 +241,19 @@ def test_page_code_passes_ruff(path, tmp_path):
     out = subprocess.run([ruff, "check", "--config", str(ROOT / "pyproject.toml"), "--no-cache",
                           str(nb)], capture_output=True, text=True)
     assert out.returncode == 0, f"{path.name}:\n{out.stdout[-3000:]}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_every_code_cell_has_a_lead_in_sentence(path):
+    """A sentence of prose, not a heading, a directive or another cell, comes before every code
+    cell of a chapter."""
+    lines = path.read_text().splitlines()
+    bare = []
+    for i, line in enumerate(lines):
+        if line.startswith("```{code-cell}"):
+            j = i - 1
+            while j >= 0 and not lines[j].strip():
+                j -= 1
+            if j < 0 or lines[j].startswith(("#", "```", ":::", "---", "(")):
+                bare.append(i + 1)
+    assert not bare, f"{path.name}: code cells without a lead-in sentence at lines {bare}"

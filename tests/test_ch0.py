@@ -46,30 +46,10 @@ def test_ladder_must_double_and_end_at_the_budget():
         ch0.Config.fast(steps=2000)
 
 
-def test_prose_numbers_cover_every_glued_name():
-    """Each {glue:text} name in the chapter is a prose number or a claim's verdict, read off the
-    result's parts."""
-    import re
-    from pathlib import Path
-
-    cfg = ch0.Config.smoke()
-    r = ch0.run(cfg)
-    nums = ch0.prose_numbers(r, cfg)
-    verdicts = {f"verdict_{c.key}" for c in ch0.claims(r, cfg)}
-    text = (Path(__file__).resolve().parents[1] / "book" / "ch0_measuring.md").read_text()
-    names = set(re.findall(r"\{glue:text\}`ch0_([A-Za-z0-9_]+)", text))
-    assert not names - set(nums) - verdicts
-    assert nums["exponent"] == r.scaling.exponent and nums["n_fit"] == r.prediction.n_fit
-    assert nums["steps"] == cfg.steps
-
-
 def test_part_properties_against_hand_computations():
-    import dataclasses
 
     import numpy as np
-
-    def blank(cls, **kw):
-        return cls(**{f.name: None for f in dataclasses.fields(cls)} | kw)
+    from chapter_helpers import blank
 
     sc = blank(ch0.Scaling, widths=np.array([1.0, 2.0, 4.0]), seeds=np.array([0, 1]),
                gap_to_optimum=np.array([0.01, -0.03, 0.002]),

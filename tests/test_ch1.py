@@ -2,41 +2,12 @@
 toy inputs against hand computations), its statistics, and the digitised figures."""
 from __future__ import annotations
 
-import dataclasses
-import re
-from pathlib import Path
-
 import numpy as np
 import pytest
+from chapter_helpers import blank
 
 from scalinglaws.data import song2024
 from scalinglaws.experiments import ch1_resource_model as ch1
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def blank(cls, **fields):
-    """A part of ``cls`` with the given fields (the others None)."""
-    return cls(**{f.name: None for f in dataclasses.fields(cls)} | fields)
-
-
-@pytest.fixture(scope="module")
-def smoke():
-    cfg = ch1.Config.smoke()
-    return cfg, ch1.run(cfg)
-
-
-def test_prose_numbers_cover_every_glued_name(smoke):
-    cfg, r = smoke
-    nums = ch1.prose_numbers(r, cfg)
-    verdicts = {f"verdict_{c.key}" for c in ch1.claims(r, cfg)}
-    names = set(re.findall(r"\{glue:text\}`ch1_([A-Za-z0-9_]+)",
-                           (ROOT / "book" / "ch1_resource_model.md").read_text()))
-    missing = names - set(nums) - verdicts
-    assert not missing, f"glued in the chapter but not computed: {sorted(missing)}"
-    f = r.path.form("loss")
-    assert nums["slope_2"] == r.path.slope[f, 2, 0] and nums["t_hi"] == cfg.budgets[-1]
-    assert nums["ntop_hi"] == np.median(r.path.n[f, -1, :, -1])
 
 
 def test_digitised_figures_interpolate_and_refuse_what_they_lack():

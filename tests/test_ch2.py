@@ -4,41 +4,14 @@ structure, the trained-network statistics, and the decided verdicts on one more 
 from __future__ import annotations
 
 import dataclasses
-import re
 from math import comb
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from chapter_helpers import blank
 
 from scalinglaws.experiments import ch2_explaining as ch2
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def blank(cls, **fields):
-    """A part of ``cls`` with the given fields (the others None)."""
-    return cls(**{f.name: None for f in dataclasses.fields(cls)} | fields)
-
-
-@pytest.fixture(scope="module")
-def smoke():
-    cfg = ch2.Config.smoke()
-    return cfg, ch2.run(cfg)
-
-
-def test_prose_numbers_cover_every_glued_name(smoke):
-    cfg, r = smoke
-    nums = ch2.prose_numbers(r, cfg)
-    verdicts = {f"verdict_{c.key}" for c in ch2.claims(r, cfg)}
-    names = set(re.findall(r"\{glue:text\}`ch2_([A-Za-z0-9_]+)", (ROOT / "book" / "ch2_explaining.md")
-                           .read_text()))
-    missing = names - set(nums) - verdicts
-    assert not missing, f"glued in the chapter but not computed: {sorted(missing)}"
-    assert nums["duality"] == pytest.approx(r.regimes.exponents["alpha_P"][0]
-                                            - r.regimes.exponents["alpha_D"][0])
-    assert nums["mlp_2"] == r.digits.mlp_alpha[2, 0] and nums["ntk_hi"] == cfg.ntk_ladder[-1]
 
 
 def test_multiplicities_are_exact_integers():

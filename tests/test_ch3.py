@@ -4,39 +4,12 @@ tickets' residual statistics."""
 from __future__ import annotations
 
 import dataclasses
-import re
-from pathlib import Path
 
 import numpy as np
 import pytest
+from chapter_helpers import blank
 
 from scalinglaws.experiments import ch3_lottery_tickets as ch3
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def blank(cls, **fields):
-    """A part of ``cls`` with the given fields (the others None)."""
-    return cls(**{f.name: None for f in dataclasses.fields(cls)} | fields)
-
-
-@pytest.fixture(scope="module")
-def smoke():
-    cfg = ch3.Config.smoke()
-    return cfg, ch3.run(cfg)
-
-
-def test_prose_numbers_cover_every_glued_name(smoke):
-    cfg, r = smoke
-    nums = ch3.prose_numbers(r, cfg)
-    verdicts = {f"verdict_{c.key}" for c in ch3.claims(r, cfg)}
-    names = set(re.findall(r"\{glue:text\}`ch3_([A-Za-z0-9_]+)",
-                           (ROOT / "book" / "ch3_lottery_tickets.md").read_text()))
-    missing = names - set(nums) - verdicts
-    # the chapter quotes four rungs; the smoke ladder has three
-    missing -= {"alpha_3", "relu_3", "mirror_3", "ens_3", "share_3"}
-    assert not missing, f"glued in the chapter but not computed: {sorted(missing)}"
-    assert nums["alpha_2"] == r.sweep.alpha[0, 2, 0] and nums["t_hi"] == cfg.budgets[-1]
 
 
 def test_fast_ladders_have_the_rungs_the_chapter_quotes():

@@ -2,8 +2,6 @@
 toy inputs against hand computations) and its registry of forms."""
 from __future__ import annotations
 
-import dataclasses
-import re
 from functools import partial
 from pathlib import Path
 
@@ -13,14 +11,11 @@ import pytest
 
 matplotlib.use("Agg")
 
+from chapter_helpers import blank  # noqa: E402
+
 from scalinglaws.experiments import ch4_bnsl as ch4  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def blank(cls, **fields):
-    """A part of ``cls`` with the given fields (the others None)."""
-    return cls(**{f.name: None for f in dataclasses.fields(cls)} | fields)
 
 
 @pytest.fixture(scope="module")
@@ -29,16 +24,10 @@ def smoke():
     return cfg, ch4.run(cfg)
 
 
-def test_prose_numbers_cover_every_glued_name(smoke):
-    """Each {glue:text} name in the chapter is a prose number or a claim's verdict, and the
-    numbers are the parts' own."""
+def test_prose_numbers_are_the_parts_own(smoke):
+    """The prose numbers read off the parts (that every glued name is one: tests/test_chapters)."""
     cfg, r = smoke
     nums = ch4.prose_numbers(r, cfg)
-    verdicts = {f"verdict_{c.key}" for c in ch4.claims(r, cfg)}
-    text = (ROOT / "book" / "ch4_bnsl.md").read_text()
-    names = set(re.findall(r"\{glue:text\}`ch4_([A-Za-z0-9_]+)", text))
-    missing = names - set(nums) - verdicts
-    assert not missing, f"glued in the chapter but not computed: {sorted(missing)}"
     assert nums["add_ext"] == float(np.max(r.addition.ext_rmsle))
     assert nums["off_unseen"] == r.simulation.official_ext[1]
     assert nums["wins_lang"] == r.benchmark.wins["lang"][0]

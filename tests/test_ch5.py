@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -27,16 +26,11 @@ def smoke():
 
 
 
-def test_prose_numbers_cover_every_glued_name(smoke):
-    """Each {glue:text} name in the chapter is a prose number or a claim's verdict."""
+def test_prose_numbers_are_the_parts_own(smoke):
+    """The prose numbers read off the parts (that every glued name is one: tests/test_chapters)."""
     cfg, r = smoke
     nums = ch5.prose_numbers(r, cfg, (r, {"wall_time_s": 60.0}))
     assert "fullrun_model_finite_k" in nums
-    verdicts = {f"{p}verdict_{c.key}" for c in ch5.claims(r, cfg) for p in ("", "full_")}
-    text = (ROOT / "book" / "ch5_data_distribution.md").read_text()
-    names = set(re.findall(r"\{glue:text\}`ch5_([A-Za-z0-9_]+)", text))
-    missing = names - set(nums) - verdicts
-    assert not missing, f"glued in the chapter but not computed: {sorted(missing)}"
     assert all(np.isfinite(v) for k, v in nums.items() if not k.startswith("lattice"))
     assert nums["fullrun_minutes"] == pytest.approx(1.0)
     assert nums["tau"] == r.clusters.tau_pooled and nums["scan_ratio"] == r.allocation.ratio[0]

@@ -6,6 +6,7 @@ from importlib import import_module
 
 import matplotlib
 import pytest
+from chapter_helpers import assert_prose_covers_glue
 
 from scalinglaws.claims import Claim
 from scalinglaws.experiments import CHAPTERS, get
@@ -63,6 +64,13 @@ def test_full_mode_smoke(chapter):
     # (CONTROLS may also name claims that only other sizes make, e.g. more dimensions)
     assert {c.key for c in claims if c.kind == "claim"} <= set(mod.CONTROLS)
     assert not {c.key for c in claims if c.kind == "consistency"} & set(mod.CONTROLS)
+    # every number the page glues is computed by the package from this result (ch5 also glues
+    # its committed full run's numbers, with the smoke result standing in for it)
+    if chapter == "ch5_data_distribution":
+        nums = mod.prose_numbers(result, cfg, (result, {"wall_time_s": 60.0}))
+        assert_prose_covers_glue(chapter, nums, claims, ("", "full_"))
+    else:
+        assert_prose_covers_glue(chapter, mod.prose_numbers(result, cfg), claims)
     import matplotlib.pyplot as plt
 
     from scalinglaws import plotting

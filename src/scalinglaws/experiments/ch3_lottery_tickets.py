@@ -117,9 +117,9 @@ class Config(ChapterConfig):
     def smoke(cls, **kw: Any) -> "Config":
         """:meth:`full` at a size that runs on a CPU in seconds (same code path)."""
         return cls.full().replace(seeds=tuple(range(4)), widths=(2, 4, 8, 16), fit_min=4,
-                                  n_train=64, n_test=101, budgets=(5, 10, 20), relu_widths=(2, 4, 8),
+                                  n_train=64, n_test=101, budgets=(5, 10, 20, 40), relu_widths=(2, 4, 8),
                                   mirror_width=24, mirror_seeds=2, n_pairs=16, pair_train=32,
-                                  pair_steps=20, pair_lbfgs=5, pair_rungs=3, polish_iterations=5,
+                                  pair_steps=20, pair_lbfgs=5, pair_rungs=4, polish_iterations=5,
                                   ablate_keep=(1, 2, 4, 8), ablate_draws=2, n_boot=50,
                                   expected_seconds=10.0, **kw)
 

@@ -276,7 +276,7 @@ class Config(ChapterConfig):
     def smoke(cls, **kw: Any) -> "Config":
         """:meth:`full` at a size that runs on a CPU in seconds (same code path)."""
         return cls.full().replace(seeds=(0,), n_starts=64, n_refine=1, benchmark_starts=64,
-                                  benchmarks=("lang",), benchmark_curves=4, n_boot=50,
+                                  benchmarks=("lang", "vision"), benchmark_curves=4, n_boot=50,
                                   official_grid_stride=64,
                                   sim_max_nfev=100, scan_splits=(405, 450), scan_noise=(1e-4,),
                                   scan_stride=16, rule_curves=3, rule_starts=64,
