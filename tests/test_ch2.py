@@ -119,7 +119,7 @@ def test_intrinsic_dimension_of_a_flat_cube():
 def test_decided_trained_verdicts_survive_one_more_doubling():
     """The trained-network ladders one doubling longer (the lab, which trains nothing, at toy
     size): every trained claim that the book records as decided keeps its verdict."""
-    from scalinglaws.claims import assert_verdicts
+    from scalinglaws.claims import assert_verdicts, decided
     from scalinglaws.experiments.common import Run
 
     cfg = ch2.Config.fast().doubled()
@@ -128,7 +128,6 @@ def test_decided_trained_verdicts_survive_one_more_doubling():
     r = ch2.Result(spectrum=spec, regimes=reg, dimensions=ch2.dimension_law(ch2.Config.smoke(), run),
                    trained=ch2.trained_width(cfg, run), digits=ch2.digits(cfg, run),
                    wall_time_s=0.0, device="", timings={})
-    trained = [c for c in ch2.claims(r, cfg) if c.trained]
-    decided = [c for c in trained if "inconclusive" not in c.expected_text]
-    assert decided, "no trained claim is decided: nothing to hold"
-    assert_verdicts(decided)
+    held = decided(c for c in ch2.claims(r, cfg) if c.trained)
+    assert held, "no trained claim is decided: nothing to hold"
+    assert_verdicts(held)

@@ -71,9 +71,11 @@ def test_config_errors_name_the_field():
         Config.fast(ablate_keep=(2, 128))
 
 
-@pytest.mark.slow(chapter="ch3_lottery_tickets")
-def test_claims_on_other_seeds():
-    from scalinglaws.claims import assert_verdicts
+def test_no_decided_verdict_needs_other_seeds():
+    """Every ch3 claim is recorded inconclusive (none of its ladders settles in fast mode), so a
+    run on other seeds has no decided verdict to hold; should one become decided, this fails and
+    asks for that run (as tests/test_ch0.py and tests/test_resource_model.py have)."""
+    from scalinglaws.claims import decided
 
-    cfg = Config.fast(seeds=tuple(range(300, 316)))
-    assert_verdicts(ch3.claims(ch3.run(cfg), cfg))
+    cfg = Config.smoke()
+    assert not decided(ch3.claims(ch3.run(cfg), cfg))

@@ -61,11 +61,12 @@ def test_digits_load_without_download():
 
 @pytest.mark.slow(chapter="ch2_explaining")
 def test_fast_config_other_seeds():
-    from scalinglaws.claims import assert_verdicts
+    """Decided verdicts hold on teachers nobody tuned on (inconclusive ones may move)."""
+    from scalinglaws.claims import assert_verdicts, decided
     from scalinglaws.experiments import ch2_explaining as ch2
 
     cfg = ch2.Config.fast(seeds=(31, 32, 33, 34, 35, 36))
-    assert_verdicts(ch2.claims(ch2.run(cfg), cfg))
+    assert_verdicts(decided(ch2.claims(ch2.run(cfg), cfg)))
 
 
 def test_exact_spectrum_matches_the_gram_matrix():

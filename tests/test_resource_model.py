@@ -88,8 +88,10 @@ def test_l1_norm_follows_the_penalty():
 
 @pytest.mark.slow(chapter="ch1_resource_model")
 def test_claims_on_other_seeds():
-    from scalinglaws.claims import assert_verdicts
+    """Decided verdicts (the consistency checks) hold on seeds nobody tuned on; the trained claims,
+    all inconclusive, may move."""
+    from scalinglaws.claims import assert_verdicts, decided
     from scalinglaws.experiments import ch1_resource_model as ch1
 
     cfg = ch1.Config.fast(seeds=(9, 10, 11, 12))
-    assert_verdicts(ch1.claims(ch1.run(cfg), cfg))
+    assert_verdicts(decided(ch1.claims(ch1.run(cfg), cfg)))

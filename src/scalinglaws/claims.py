@@ -380,6 +380,13 @@ def assert_verdicts(claims: Iterable[Claim]) -> None:
         raise VerdictMismatch("changed outcome(s):\n  " + "\n  ".join(lines))
 
 
+def decided(claims: Iterable[Claim]) -> list[Claim]:
+    """The claims the book records as decided (reproduced or not reproduced, never
+    inconclusive): on other seeds or a longer ladder these must keep their verdict, while an
+    inconclusive one may become decided."""
+    return [c for c in claims if Verdict.INCONCLUSIVE not in c.expected_verdicts]
+
+
 def counts(claims: Iterable[Claim]) -> dict[str, int]:
     """Number of claims per verdict (consistency checks are not claims and are not counted)."""
     out = {str(v): 0 for v in Verdict}
@@ -473,6 +480,8 @@ def table_html(claims: Sequence[Claim], *, link: Callable[[Claim], str] | None =
             details.append(f"<b>controls</b>: <code>{e(controls(c))}</code>")
         if len(c.expected_verdicts) > 1:
             details.append(f"<b>recorded</b>: {e(c.expected_text)}")
+        if c.notes:
+            details.append(f"<b>note</b>: {e(c.notes)}")
         cells = [
             verdict_badge(c.verdict),
             f"{stmt}<details><summary><small>details</small></summary><small>"

@@ -968,7 +968,9 @@ def claims(result: Result, config: Config) -> list[Claim]:
             alternative=f"the prediction for d = {nb}, the nearer neighbouring dimension",
             expected=Verdict.REPRODUCED if dd in (3, 4) else (Verdict.REPRODUCED, Verdict.INCONCLUSIVE),
             chapter=ch, quantity=f"α_D on S^{dd - 1}", figure="fig-ch2-dims",
-            stated_value=dl.stated(dd), stated_as=f"4/d with d = {dd - 1}"))
+            stated_value=dl.stated(dd), stated_as=f"4/d with d = {dd - 1}",
+            notes="" if dd in (3, 4) else "from d = 5 on, the nearer neighbour's exponent lies "
+            "within a few interval widths: other teachers can leave it inconclusive in fast mode"))
     tw, dg = result.trained, result.digits
     out.append(_exponent_claim(
         "ntk_width", tw.slope[-1], 1.0, aK,
