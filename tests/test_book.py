@@ -257,3 +257,14 @@ def test_every_code_cell_has_a_lead_in_sentence(path):
             if j < 0 or lines[j].startswith(("#", "```", ":::", "---", "(")):
                 bare.append(i + 1)
     assert not bare, f"{path.name}: code cells without a lead-in sentence at lines {bare}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "book").glob("*.md")), ids=lambda p: p.stem)
+def test_glue_roles_are_well_formed(path):
+    """Every ``{glue:text}`` role is ``{glue:text}`name` or ``{glue:text}`name:format```: a
+    stray brace or a missing backtick renders as raw text (or breaks the Colab copy)."""
+    text = path.read_text()
+    roles = re.findall(r"\{glue:text\}`[^`]*`", text)
+    bad = [r for r in roles if not re.fullmatch(r"\{glue:text\}`[A-Za-z0-9_]+(:[^`{} ]*)?`", r)]
+    assert text.count("{glue:text}") == len(roles) and not bad, f"{path.name}: {bad[:5]}"
+    assert not re.search(r"\{glue:(?!text\}|\} )", text), f"{path.name}: a malformed glue role"
