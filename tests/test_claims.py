@@ -285,3 +285,23 @@ def test_ladder_figure_is_never_wider_than_the_column():
         fig = plotting.ladder_figure(rows, ncols=ncols)
         assert fig.get_figwidth() <= plotting.COLUMN_IN
         plt.close(fig)
+
+
+def test_a_stated_value_is_shown_beside_the_tested_one_and_needs_its_wording():
+    c = make(stated_value=1.25, stated_as="4/d, asymptotic")
+    html = table_html([c])
+    assert "paper states 1.250" in html and "4/d, asymptotic" in html
+    assert "paper states" not in table_html([make()])
+    with pytest.raises(ClaimError, match="stated_as"):
+        make(stated_value=1.25)
+    with pytest.raises(ClaimError, match="stated_value"):
+        make(stated_value=math.inf, stated_as="x")
+    assert make(stated_value=2, stated_as="x").verdict is Verdict.REPRODUCED   # tested: 1.0
+
+
+def test_decided_keeps_only_the_claims_recorded_as_decided():
+    from scalinglaws.claims import decided
+
+    a, b = make(key="a"), make(key="b", expected=(Verdict.REPRODUCED, Verdict.INCONCLUSIVE))
+    c = make(key="c", expected=Verdict.NOT_REPRODUCED, interval=(0.7, 0.8), measured=0.75)
+    assert [x.key for x in decided([a, b, c])] == ["a", "c"]

@@ -448,11 +448,12 @@ def _measured(c: Claim) -> tuple[str, str]:
 
 
 def _stated_html(c: Claim) -> str:
-    """Beneath the tested value, the paper's stated one when the claim tests a theory of it."""
+    """Beneath the tested value, the paper's stated one when the claim tests a theory of it (how
+    the paper states it is in the details)."""
     if c.stated_value is None:
         return ""
-    return (f'<br><small>tested: theory<br>stated: <span style="white-space:nowrap">'
-            f"{_fmt(c.stated_value, c.digits)}</span> ({html.escape(c.stated_as)})</small>")
+    return (f'<br><small style="white-space:nowrap">paper states '
+            f"{_fmt(c.stated_value, c.digits)}</small>")
 
 
 def table_html(claims: Sequence[Claim], *, link: Callable[[Claim], str] | None = None,
@@ -471,9 +472,12 @@ def table_html(claims: Sequence[Claim], *, link: Callable[[Claim], str] | None =
         stmt = e(c.statement)
         if link is not None:
             stmt = f'<a href="{e(link(c))}">{stmt}</a>'
-        details = [f"<b>quantity</b>: {e(c.quantity)}", f"<b>source</b>: {e(c.source)}",
-                   f"<b>tolerance</b>: ± {_fmt(c.tolerance, d)} ({e(c.tolerance_source)})",
-                   f"<b>why this verdict</b>: {e(c.reason)}"]
+        details = [f"<b>quantity</b>: {e(c.quantity)}", f"<b>source</b>: {e(c.source)}"]
+        if c.stated_value is not None:
+            details.append(f"<b>tested value</b>: {_fmt(c.paper_value, d)}; <b>the paper "
+                           f"states</b>: {_fmt(c.stated_value, d)} ({e(c.stated_as)})")
+        details += [f"<b>tolerance</b>: ± {_fmt(c.tolerance, d)} ({e(c.tolerance_source)})",
+                    f"<b>why this verdict</b>: {e(c.reason)}"]
         if c.ladder is not None:
             details.append(f"<b>ladder</b>: {e(c.ladder.describe(c.tolerance, d))}")
         if controls is not None and c.kind == "claim":

@@ -181,7 +181,7 @@ def ladder_figure(claims: Sequence[Any], *, ncols: int = 2) -> plt.Figure:
     rows = -(-n // cols)
     # never wider than the column (a wider figure is shrunk on the page, its text below 9 px)
     fig, axes = plt.subplots(rows, cols, figsize=(min(3.5 * cols, COLUMN_IN), 2.7 * rows),
-                             squeeze=False)
+                             squeeze=False, layout="constrained")
     for ax, c in zip(axes.ravel(), trained):
         lad = c.ladder
         b, v = np.asarray(lad.budgets), np.asarray(lad.values)
@@ -201,9 +201,7 @@ def ladder_figure(claims: Sequence[Any], *, ncols: int = 2) -> plt.Figure:
     for ax in axes.ravel()[n:]:
         ax.set_visible(False)
     h, lab = axes.ravel()[0].get_legend_handles_labels()
-    fig.legend(h, lab, loc="lower center", ncol=3, fontsize=8, frameon=False,
-               bbox_to_anchor=(0.5, -0.02))
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.legend(h, lab, loc="outside lower center", ncol=3, fontsize=8, frameon=False)
     return fig
 
 

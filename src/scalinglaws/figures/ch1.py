@@ -65,6 +65,7 @@ def path_figure(path: AlphaPath, optimum: Optimum, full: tuple[Any, dict] | None
     a.loglog(np.full(len(path.alphas), 2.0), optimum.pair_mse, "*", color=PALETTE["red"],
              markersize=9, label="pair optimum (every α)")
     plotting.labels(a, "allocated neurons N", "test MSE")
+    plotting.log_ticks(a, [2, 4, 8, 16, 32, 64, 128])
     q = paper.FIG2B
     b.loglog(q[:, 0], q[:, 1], "-", color=PALETTE["orange"], linewidth=2.5, alpha=0.8,
              label="paper, Fig. 2B (digitised)")
