@@ -39,7 +39,7 @@ from ..data import song2024 as paper
 from ..fit import bootstrap_replicates, fit_power_law
 from ..models import BatchedMLP
 from ..theory import shape_exponents, silu_pair_optimum
-from ..train import l1_penalty, owlqn_polish, proximal_l1, train, weighted_mse
+from ..train import l1_penalty, owlqn_polish, penalised, proximal_l1, train, weighted_mse
 from .common import Run, torch_seed
 
 SOURCE = "Song, Liu, Tegmark & Gore 2024, arXiv:2402.05164v2"
@@ -232,7 +232,7 @@ class AlphaPath(TreeResult):
     @property
     def pair_deviation(self) -> float:
         """The allocation statistic of a pair at every alpha (the alternative)."""
-        return allocation_deviation(np.full((1, len(self.alphas)), 2.0), self.alphas, 1, 0)[0]
+        return fig2b_deviation(np.full(len(self.alphas), 2.0), self.alphas)
 
     def median_neurons(self, form: str, rung: int = -1) -> np.ndarray:
         """Median allocated neurons per alpha."""
@@ -403,19 +403,22 @@ def paper_slope(n_min: float) -> float:
     return -fit_power_law(p[k, 0], p[k, 1]).require().exponent
 
 
-def allocation_deviation(n: np.ndarray, alphas: np.ndarray, n_boot: int, seed: int
-                         ) -> np.ndarray:
-    """The Fig. 2B statistic: mean over the alphas at which the paper allocates more than a pair
-    (Fig. 2B above 2.5 neurons) of log2(median N over seeds / Fig. 2B's N), ``[value, lo, hi]``
-    (16-84 % bootstrap over seeds, the rows of ``n``)."""
+def fig2b_deviation(neurons: np.ndarray, alphas: np.ndarray) -> float:
+    """Mean over the alphas at which the paper allocates more than a pair (Fig. 2B above 2.5
+    neurons) of log2(neurons / Fig. 2B's neurons); ``neurons`` per alpha (at least 1 counted)."""
     ref = paper.fig2b_neurons(alphas)
     keep = ref > 2.5
     if not keep.any():
         raise ValueError("no alpha at which Fig. 2B allocates more than a pair")
+    return float(np.mean(np.log2(np.maximum(np.asarray(neurons, float), 1.0)[keep] / ref[keep])))
 
+
+def allocation_deviation(n: np.ndarray, alphas: np.ndarray, n_boot: int, seed: int
+                         ) -> np.ndarray:
+    """The Fig. 2B statistic (:func:`fig2b_deviation`) of the median allocation over seeds (the
+    rows of ``n``), ``[value, lo, hi]`` with a 16-84 % bootstrap over seeds."""
     def stat(rows: np.ndarray) -> float:
-        med = np.maximum(np.median(n[rows], 0), 1.0)
-        return float(np.mean(np.log2(med[keep] / ref[keep])))
+        return fig2b_deviation(np.median(n[rows], 0), alphas)
 
     S = n.shape[0]
     reps = bootstrap_replicates(stat, S, n_boot, seed)
@@ -492,7 +495,7 @@ def l1_norm(model: BatchedMLP, penalty: str) -> np.ndarray:
         ps = model.group_params(grp)
         tot = torch.zeros(len(grp.index), dtype=ps[0].dtype, device=ps[0].device)
         for j, p in enumerate(ps):
-            if (layers is None or j // 2 in layers) and (j % 2 == 0 or biases):
+            if penalised(j, layers, biases):
                 tot = tot + p.detach().abs().sum((1, 2))
         out[grp.index.numpy()] = tot.cpu().numpy()
     return out
