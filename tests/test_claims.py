@@ -305,3 +305,29 @@ def test_decided_keeps_only_the_claims_recorded_as_decided():
     a, b = make(key="a"), make(key="b", expected=(Verdict.REPRODUCED, Verdict.INCONCLUSIVE))
     c = make(key="c", expected=Verdict.NOT_REPRODUCED, interval=(0.7, 0.8), measured=0.75)
     assert [x.key for x in decided([a, b, c])] == ["a", "c"]
+
+
+def test_a_bound_claim_reads_its_interval_against_the_bound():
+    """``sense=">="``: the paper states a lower bound; reproduced when the whole interval lies at
+    or above the bound less the tolerance, not reproduced when it lies below, inconclusive when
+    it straddles; the table shows the bound as "≥"."""
+    from scalinglaws.claims import Claim, ClaimError, Verdict, table_html, text_table
+
+    def bound(lo, hi, **kw):
+        base = dict(key="lead", statement="BNSL best on more curves", source="Table 1",
+                    paper_value=0.2, measured=(lo + hi) / 2, interval=(lo, hi),
+                    alternative="no lead", alternative_value=0.0, tolerance=0.08,
+                    tolerance_source="0.4 × one curve", expected=Verdict.REPRODUCED, sense=">=")
+        return Claim(**{**base, **kw})
+
+    assert bound(0.121, 0.9).verdict is Verdict.REPRODUCED       # lo above 0.2 - 0.08
+    assert bound(0.3, 0.5).verdict is Verdict.REPRODUCED         # far above: still the bound
+    assert bound(-0.4, 0.11).verdict is Verdict.NOT_REPRODUCED
+    assert bound(-0.05, 0.05).matches_alternative
+    assert bound(0.0, 0.5).verdict is Verdict.INCONCLUSIVE
+    assert "≥ 0.200" in table_html([bound(0.3, 0.5)]) and "≥ 0.200" in text_table([bound(0.3, 0.5)])
+    assert "at or above 0.120" in bound(0.3, 0.5).reason
+    with pytest.raises(ClaimError, match="below its bound"):
+        bound(0.3, 0.5, alternative_value=0.5, tolerance=0.1)
+    with pytest.raises(ClaimError, match="sense"):
+        bound(0.3, 0.5, sense=">")

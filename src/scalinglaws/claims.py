@@ -215,6 +215,10 @@ class Claim:
     #: "paper" column then shows both: the tested value, and the stated one beneath it)
     stated_value: float | None = None
     stated_as: str = ""             # how the paper states it, e.g. "4/d, asymptotic"
+    #: "=": the paper states a value (reproduced within ``tolerance`` of it); ">=": the paper
+    #: states a bound, "the quantity is at least ``paper_value``" (reproduced when the whole
+    #: interval lies at or above ``paper_value - tolerance``, not reproduced when it lies below)
+    sense: str = "="
 
     def __post_init__(self) -> None:
         for name in ("paper_value", "measured", "alternative_value", "tolerance"):
@@ -239,6 +243,12 @@ class Claim:
                                  f"got {getattr(self, name)!r}")
         if self.tolerance <= 0:
             raise ClaimError(f"claim {self.key!r}: tolerance must be > 0, got {self.tolerance}")
+        if self.sense not in ("=", ">="):
+            raise ClaimError(f"claim {self.key!r}: sense must be '=' or '>=', got {self.sense!r}")
+        if self.sense == ">=" and not self.alternative_value < self.paper_value:
+            raise ClaimError(f"claim {self.key!r}: a bound claim's alternative "
+                             f"({self.alternative_value:g}) must lie below its bound "
+                             f"({self.paper_value:g})")
         gap = abs(self.paper_value - self.alternative_value)
         if not self.tolerance < 0.5 * gap:
             raise ClaimError(
@@ -293,6 +303,10 @@ class Claim:
             return Verdict.INCONCLUSIVE
         lo, hi = self.interval
         p, t = self.paper_value, self.tolerance
+        if self.sense == ">=":
+            if lo >= p - t:
+                return Verdict.REPRODUCED
+            return Verdict.NOT_REPRODUCED if hi < p - t else Verdict.INCONCLUSIVE
         if p - t <= lo and hi <= p + t:
             return Verdict.REPRODUCED
         if hi < p - t or lo > p + t:
@@ -329,6 +343,15 @@ class Claim:
         where = f"[{lo:.{d}f}, {hi:.{d}f}]"
         band = f"{self.paper_value:.{d}f} ± {self.tolerance:.{d}g}"
         v = self.verdict
+        if self.sense == ">=":
+            edge = f"{self.paper_value - self.tolerance:.{d}f}"
+            if v is Verdict.REPRODUCED:
+                return f"{where} at or above {edge} (the bound {self.paper_value:.{d}f} less " \
+                       f"the tolerance {self.tolerance:.{d}g})"
+            if v is Verdict.NOT_REPRODUCED:
+                alt = "; matches the alternative" if self.matches_alternative else ""
+                return f"{where} below {edge}{alt}"
+            return f"{where} straddles {edge}"
         if v is Verdict.REPRODUCED:
             return f"{where} inside {band}"
         if v is Verdict.NOT_REPRODUCED:
@@ -447,6 +470,11 @@ def _measured(c: Claim) -> tuple[str, str]:
     return _fmt(c.measured, d), f"[{_fmt(lo, d)}, {_fmt(hi, d)}]"
 
 
+def _paper_text(c: Claim) -> str:
+    """The paper's value as the table shows it: the value, or "≥ bound" for a bound claim."""
+    return ("≥ " if c.sense == ">=" else "") + _fmt(c.paper_value, c.digits)
+
+
 def _stated_html(c: Claim) -> str:
     """Beneath the tested value, the paper's stated one when the claim tests a theory of it (how
     the paper states it is in the details)."""
@@ -476,7 +504,8 @@ def table_html(claims: Sequence[Claim], *, link: Callable[[Claim], str] | None =
         if c.stated_value is not None:
             details.append(f"<b>tested value</b>: {_fmt(c.paper_value, d)}; <b>the paper "
                            f"states</b>: {_fmt(c.stated_value, d)} ({e(c.stated_as)})")
-        details += [f"<b>tolerance</b>: ± {_fmt(c.tolerance, d)} ({e(c.tolerance_source)})",
+        details += [f"<b>tolerance</b>: {'−' if c.sense == '>=' else '±'} {_fmt(c.tolerance, d)} "
+                    f"({e(c.tolerance_source)})",
                     f"<b>why this verdict</b>: {e(c.reason)}"]
         if c.ladder is not None:
             details.append(f"<b>ladder</b>: {e(c.ladder.describe(c.tolerance, d))}")
@@ -490,7 +519,7 @@ def table_html(claims: Sequence[Claim], *, link: Callable[[Claim], str] | None =
             verdict_badge(c.verdict),
             f"{stmt}<details><summary><small>details</small></summary><small>"
             + "<br>".join(details) + "</small></details>",
-            f'<span style="white-space:nowrap">{_fmt(c.paper_value, d)}</span>' + _stated_html(c),
+            f'<span style="white-space:nowrap">{_paper_text(c)}</span>' + _stated_html(c),
             f'<span style="white-space:nowrap">{measured}</span><br><small '
             f'style="white-space:nowrap">{interval}</small>',
             f'<span style="white-space:nowrap">{_fmt(c.alternative_value, d)}</span><br>'
@@ -510,7 +539,7 @@ def text_table(claims: Sequence[Claim]) -> str:
         d = c.digits
         kind = "" if c.kind == "claim" else " (check)"
         rows.append((str(c.verdict), f"{c.key}{kind}" + (f": {c.quantity}" if c.quantity else ""),
-                     _fmt(c.paper_value, d) + ("" if c.stated_value is None else
+                     _paper_text(c) + ("" if c.stated_value is None else
                                                f" (stated {_fmt(c.stated_value, d)})"),
                      " ".join(_measured(c)),
                      f"{_fmt(c.alternative_value, d)} ({c.alternative})"))
