@@ -137,14 +137,15 @@ def test_data_loaders_and_download_parser():
 
 @pytest.mark.slow(chapter="ch4_bnsl")
 def test_fast_config_other_seeds():
-    from scalinglaws.claims import assert_verdicts
+    from scalinglaws.claims import assert_verdicts, decided
     from scalinglaws.experiments import ch4_bnsl as ch4
 
-    # other seeds (fitter starts, synthetic curves, teachers and datasets of the double descent)
-    # and another split of the double-descent curves (fit up to width 64 instead of 45)
-    cfg = ch4.Config.fast(seeds=(11, 12), dd_fit_points=20)
+    # other seeds (fitter starts, bootstraps, synthetic curves, teachers and datasets of the
+    # double descent) and another window of the double-descent curves (up to width 19, still
+    # holding the peak): the claims recorded as decided keep their verdicts
+    cfg = ch4.Config.fast(seeds=(11, 12), dd_fit_points=13)
     r = ch4.run(cfg)
-    assert_verdicts(ch4.claims(r, cfg))
+    assert_verdicts(decided(ch4.claims(r, cfg)))
     # the table covers all 92 curves, every RMSLE finite
     assert r.benchmark.all_finite == len(r.benchmark.breaks) == 92
 
@@ -248,14 +249,6 @@ def test_double_descent_data_scales_teacher_and_noise():
     assert not np.allclose(X, X2)                             # each curve its own data
 
 
-@pytest.mark.parametrize("nb", [0, 1, 2])
-def test_rule_truths_have_their_breaks_inside_the_range(nb):
-    from scalinglaws.experiments import ch4_bnsl as ch4
-
-    x, y = ch4._rule_truth(5, nb, 40)
-    assert x.shape == y.shape == (40,) and np.all(y > 0) and np.all(np.diff(y) < 0)
-
-
 def test_paired_log_ratio_interval():
     from scalinglaws.experiments.ch4_bnsl import paired_log_ratio_interval
 
@@ -294,3 +287,60 @@ def test_curve_labels_read_in_words():
     z = np.zeros(1)
     assert Curve(("BB", "('qa', '1-shot')", "262M"), z, z, z > 0).label == "BB | qa, 1-shot | 262M"
     assert Curve(("NMT", "log_perplexity", "6 Enc"), z, z, z > 0).label == "NMT | log_perplexity | 6 Enc"
+
+
+def test_unseen_break_terms_and_their_jacobian():
+    """The penalty's terms: a break well inside the data costs ~0, one beyond the last point
+    costs its whole change of slope; the analytic Jacobian matches finite differences."""
+    from scalinglaws.fit.bnsl import unseen_break_terms
+
+    nb, ld_hi = 2, 3.0
+    # a, log10 b, c0, c1, c2, log10 d1, log10 d2, log10 f1, log10 f2
+    theta = np.array([0.01, 0.3, 0.4, 0.8, -0.5, 1.0, 3.6, -0.7, -0.3])
+    terms, J = unseen_break_terms(theta, nb, ld_hi)
+    assert abs(terms[0]) < 1e-6 and terms[1] == pytest.approx(-0.5, rel=0.1)
+    eps = 1e-6
+    for j in range(len(theta)):
+        t2 = theta.copy()
+        t2[j] += eps
+        np.testing.assert_allclose((unseen_break_terms(t2, nb, ld_hi)[0] - terms) / eps, J[:, j],
+                                   atol=1e-5)
+
+
+def test_penalty_leaves_noiseless_fits_alone_and_names_bad_values():
+    x = np.geomspace(1, 1e4, 30)
+    truth = dict(a=0.02, b=1.5, c0=0.3, c=(0.6,), d=(300.0,), f=(0.3,))
+    y = bnsl(x, **truth)
+    plain = fit_bnsl(x[:20], y[:20], 1, n_starts=256, n_refine=2)
+    pen = fit_bnsl(x[:20], y[:20], 1, n_starts=256, n_refine=2, penalty=4.0)
+    np.testing.assert_allclose(pen.predict(x), plain.predict(x), rtol=1e-6)
+    with pytest.raises(ValueError, match="penalty"):
+        fit_bnsl(x, y, 1, n_starts=64, n_refine=1, penalty=-1.0)
+
+
+def test_penalty_pulls_back_a_break_the_points_cannot_see():
+    """Noisy points of a plain power law: a 1-break fit may bend beyond the last point to chase
+    the noise; with the penalty, the change of slope beyond the last fitted x shrinks."""
+    from scalinglaws.fit.bnsl import unseen_break_terms
+
+    rng = np.random.default_rng(5)
+    x = np.geomspace(1, 1e3, 16)
+    y = 2.0 * x ** -0.4 * np.exp(0.03 * rng.standard_normal(16))
+    hidden = []
+    for lam in (0.0, 16.0):
+        f = fit_bnsl(x, y, 1, n_starts=512, n_refine=4, seed=1, penalty=lam)
+        theta = np.array([f.a, 0.0, f.c0, f.c[0], np.log10(f.d[0] / x[0]), np.log10(f.f[0])])
+        hidden.append(abs(unseen_break_terms(theta, 1, np.log10(x[-1] / x[0]))[0][0]))
+    assert hidden[1] <= hidden[0] + 1e-9
+
+
+def test_holdout_rule_scores_every_candidate_that_fits():
+    from scalinglaws.fit.bnsl import chosen_breaks, holdout_scores
+
+    x = np.geomspace(1, 1e4, 11)
+    y = 0.01 + 2.0 * x ** -0.5
+    scores, h = holdout_scores(x, y, (0, 1, 2), n_starts=128, n_refine=1)
+    # 11 points, 2 held out: 2 breaks (9 parameters + 1) do not fit in 9
+    assert h == 2 and set(scores) == {0, 1}
+    assert chosen_breaks({0: 0.1, 1: 0.1, 2: 0.05}) == 2
+    assert chosen_breaks({0: 0.1, 1: 0.1}) == 0              # a tie: the fewer breaks

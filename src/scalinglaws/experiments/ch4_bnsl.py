@@ -22,6 +22,7 @@ Four experiments, all fits of the smoothly broken power law of :mod:`scalinglaws
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -40,16 +41,19 @@ from ..config import (
     parallel_map,
 )
 from ..data import RandomFeatureTeacher, load_addition_curve, load_scaling_benchmark
-from ..fit import bootstrap_interval, median_interval, share_interval
+from ..fit import bootstrap_interval, median_interval
 from ..fit.bnsl import (
     BASELINES,
     bnsl,
+    chosen_breaks,
     fit_bnsl,
     fit_bnsl_official_grid,
     fit_bnsl_select,
+    holdout_scores,
     rmsle,
     root_standard_log_error,
 )
+from ..fit.revisiting import fit_revisiting, truncated_wins
 from .common import Run, torch_seed
 
 #: ground truth of the paper's noiseless simulation (its code, file
@@ -84,13 +88,14 @@ def _fit_baseline(name: str, x: np.ndarray, y: np.ndarray, **_: Any) -> tuple[An
 
 
 def _fit_bnsl_form(x: np.ndarray, y: np.ndarray, *, breaks: Sequence[int], n_starts: int,
-                   n_refine: int, seed: int) -> tuple[Any, int]:
+                   n_refine: int, seed: int, penalty: float = 0.0) -> tuple[Any, int]:
     """A BNSL: with one candidate number of breaks that one, else the held-out break rule
     (:func:`scalinglaws.fit.bnsl.fit_bnsl_select`)."""
     if len(breaks) == 1:
         return fit_bnsl(x, y, int(breaks[0]), n_starts=n_starts, n_refine=n_refine,
-                        seed=seed), int(breaks[0])
-    sel = fit_bnsl_select(x, y, tuple(breaks), n_starts=n_starts, n_refine=n_refine, seed=seed)
+                        seed=seed, penalty=penalty), int(breaks[0])
+    sel = fit_bnsl_select(x, y, tuple(breaks), n_starts=n_starts, n_refine=n_refine, seed=seed,
+                          penalty=penalty)
     return sel.fit, sel.n_breaks
 
 
@@ -118,12 +123,12 @@ def baseline_names(errs: Mapping[str, Any] | None = None) -> list[str]:
 
 
 def fit_forms(x: np.ndarray, y: np.ndarray, *, breaks: Sequence[int], n_starts: int,
-              n_refine: int, seed: int) -> tuple[dict[str, Any], int]:
+              n_refine: int, seed: int, penalty: float = 0.0) -> tuple[dict[str, Any], int]:
     """Every registered form fitted to ``(x, y)``: ``({name: fitted}, breaks of the BNSL)``."""
     fits, nb = {}, 0
     for name, form in FORMS.items():
         fits[name], k = form.fit(x, y, breaks=breaks, n_starts=n_starts, n_refine=n_refine,
-                                 seed=seed)
+                                 seed=seed, penalty=penalty)
         nb = k if name == SUBJECT else nb
     return fits, nb
 
@@ -139,15 +144,42 @@ def best_baseline(errs: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(names)[i], np.take_along_axis(m, np.asarray(i)[..., None], -1)[..., 0]
 
 
-def bnsl_beats_best(errs: Mapping[str, Any]) -> np.ndarray:
-    """Per curve: whether BNSL's RMSLE is below the best baseline's."""
-    return np.asarray(errs[SUBJECT], float) < best_baseline(errs)[1]
+def form_wins(errs: Mapping[str, Any]) -> tuple[list[str], np.ndarray]:
+    """Per curve, each form's share of the win, counted as Alabdulmohsin et al. count it
+    (:func:`scalinglaws.fit.revisiting.truncated_wins`: RMSLE truncated to 3 decimals, ties
+    split, a failed fit counted as RMSLE 1): ``(form names, (C, F) win fractions)``."""
+    names = list(errs)
+    if SUBJECT not in names or not baseline_names(errs):
+        raise ValueError(f"errs must hold {SUBJECT} and at least one baseline form")
+    return names, truncated_wins(np.stack([np.asarray(errs[n], float) for n in names], -1))
 
 
-def win_share(errs: Mapping[str, Any], n_boot: int, seed: int) -> np.ndarray:
-    """The benchmark statistic: the share of curves on which BNSL beats the best baseline, with
-    its 16-84 % bootstrap interval over curves, ``[share, lo, hi]``."""
-    return share_interval(np.atleast_1d(bnsl_beats_best(errs)), n_boot, seed)
+def shares(errs: Mapping[str, Any]) -> dict[str, float]:
+    """The share of the curves on which each form extrapolates best (the paper's table)."""
+    names, w = form_wins(errs)
+    return dict(zip(names, w.mean(0).tolist()))
+
+
+def lead(errs: Mapping[str, Any]) -> float:
+    """The benchmark statistic: BNSL's share of the wins less the largest share of any other
+    form -- positive when BNSL is best on more curves than every other form."""
+    names, w = form_wins(errs)
+    s = w.mean(0)
+    j = names.index(SUBJECT)
+    return float(s[j] - np.delete(s, j).max())
+
+
+def lead_interval(errs: Mapping[str, Any], n_boot: int, seed: int) -> np.ndarray:
+    """:func:`lead` with its 16-84 % bootstrap interval over curves, ``[lead, lo, hi]``."""
+    names, w = form_wins(errs)
+    j = names.index(SUBJECT)
+
+    def stat(i: np.ndarray) -> float:
+        s = w[i].mean(0)
+        return float(s[j] - np.delete(s, j).max())
+
+    lo, hi = bootstrap_interval(stat, len(w), n_boot, seed)
+    return np.asarray([stat(np.arange(len(w))), lo, hi])
 
 
 def best_form(errs: Mapping[str, Any]) -> np.ndarray:
@@ -162,8 +194,13 @@ def _stack(rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
     return {n: np.stack([np.asarray(r[n]) for r in rows]) for n in rows[0]} if rows else {}
 
 
-#: the fits compared on the noisy synthetic curves (section 4), by name
-RULE_FORMS = ("held-out rule", "1 break", "2 breaks", "M4")
+#: the fits compared on the noisy synthetic curves (section 4), by name: the fitter with the
+#: true number of breaks, the same without its penalty, the held-out rule (0-2 breaks), M4, and
+#: a local fit started at the true parameters (a reference, not a procedure)
+RULE_FORMS = ("BNSL", "no penalty", "held-out rule", "M4", "started at the truth")
+#: the ratios of medians the study reports: (numerator, denominator)
+RULE_RATIOS = (("BNSL", "M4"), ("BNSL", "no penalty"), ("held-out rule", "M4"),
+               ("BNSL", "started at the truth"))
 #: the addition fit's parameters, by name (``Addition.params``)
 PARAM_NAMES = ("a", "b", "c0", "c1", "d1", "f1")
 #: an extrapolation is "predicted" when its RMSLE against the true curve is below this (1 %)
@@ -178,15 +215,27 @@ class Config(ChapterConfig):
     n_starts: int = 4096
     #: refinements (bounded least squares) from the best starts
     n_refine: int = 6
+    #: weight lam of the fitter's penalty on changes of slope beyond the last fitted x, in units
+    #: of the fit's own noise level (:func:`scalinglaws.fit.bnsl.fit_bnsl`; ours: the paper's
+    #: fitter has none). 4 keeps the addition fit (a break seen by two points) and helps on
+    #: noisy curves; chosen on generated curves of the fitter study's kind, other seeds
+    penalty: float = 4.0
     #: candidate breaks of the BNSL fitted to each benchmark curve, chosen per curve by
-    #: extrapolation to its last fit points (paper: chosen per task, rule not stated)
+    #: extrapolation to its last fit points (paper, Appendix A.6 as summarised by others: "hold
+    #: out the largest fitting points" to choose them)
     benchmark_breaks: tuple[int, ...] = (0, 1, 2)
     #: Sobol starts of the benchmark fits (per candidate)
     benchmark_starts: int = 512
-    #: curves of each benchmark fitted (0: all of them, as the paper's table)
+    #: curves fitted per domain (and per shot of image classification; 0: all of them, as the
+    #: paper's table)
     benchmark_curves: int = 0
     #: benchmarks of Alabdulmohsin et al. (2022) fitted ("lang": 20 curves, "vision": 72)
     benchmarks: tuple[str, ...] = ("lang", "vision")
+    #: Alabdulmohsin et al.'s estimators (the paper's baselines): rounds of their alternation
+    #: (theirs: 10,000) and the damped Newton steps per round (theirs: 100 steps of 0.1;
+    #: 20 of 0.5 reach the same optimum of each round to 1e-6 in a fifth of the time)
+    revisiting_rounds: int = 10_000
+    revisiting_newton: tuple[int, float] = (20, 0.5)
     #: bootstrap replicates over curves (the shares' intervals)
     n_boot: int = 1000
     #: points of the addition curve used for fitting (paper: 14 of 17)
@@ -206,12 +255,13 @@ class Config(ChapterConfig):
     scan_noise: tuple[float, ...] = (1e-4,)
     #: fit every k-th point of the scan's curves (x = 1..split)
     scan_stride: int = 4
-    #: noisy synthetic curves of the break-rule test (ours): number (cycling through 0, 1 and 2
-    #: true breaks), points on x in [1, 1e4], points fitted (the rest extrapolated), relative noise
-    rule_curves: int = 18
-    rule_points: int = 40
-    rule_fit_points: int = 28
-    rule_noise: float = 0.03
+    #: noisy synthetic curves of the fitter study (ours): number (alternating 1 and 2 true
+    #: breaks, every break inside the fitted range), points on x in [1, 1e4], points fitted
+    #: (the first 70 %; the rest extrapolated), relative log-normal noise
+    rule_curves: int = 48
+    rule_points: int = 28
+    rule_fit_points: int = 19
+    rule_noise: float = 0.02
     #: Sobol starts of each of those fits
     rule_starts: int = 256
     #: double descent from training runs (ours; the paper's figure uses another paper's curves):
@@ -232,8 +282,9 @@ class Config(ChapterConfig):
     #: (each with its own teacher, data and noise)
     dd_inits: int = 6
     dd_curves: int = 8
-    #: widths fitted (the first ones; the rest are extrapolated)
-    dd_fit_points: int = 18
+    #: widths fitted (the first ones, up to width 23: the window holds the peak and the start of
+    #: the second descent; the rest are extrapolated)
+    dd_fit_points: int = 14
     #: a freshly trained 4-digit-addition curve (full mode, a GPU): small transformers trained on
     #: these training-set sizes (paper: 17 sizes in 160-928, minGPT); () skips it (fast mode
     #: fits the paper's published points only)
@@ -266,7 +317,8 @@ class Config(ChapterConfig):
         base = dict(mode="full", seeds=(0, 1, 2, 3, 4), official_grid_stride=1, n_starts=16384,
                     n_refine=12, scan_splits=(350, 390, 405, 425, 450, 475, 500, 550, 600, 650,
                                               700, 800),
-                    scan_noise=(1e-5, 1e-4, 1e-3), scan_stride=1, rule_curves=96, rule_starts=1024,
+                    scan_noise=(1e-5, 1e-4, 1e-3), scan_stride=1, rule_curves=192, rule_starts=1024,
+                    revisiting_newton=(100, 0.1),
                     dd_inits=16, dd_curves=32, dd_steps=12000,
                     tf_sizes=(160, 192, 256, 320, 384, 448, 480, 512, 544, 576, 608, 640, 672,
                               736, 800, 864, 928), expected_seconds=1200.0)
@@ -276,10 +328,11 @@ class Config(ChapterConfig):
     def smoke(cls, **kw: Any) -> "Config":
         """:meth:`full` at a size that runs on a CPU in seconds (same code path)."""
         return cls.full().replace(seeds=(0,), n_starts=64, n_refine=1, benchmark_starts=64,
-                                  benchmarks=("lang", "vision"), benchmark_curves=4, n_boot=50,
+                                  benchmarks=("lang", "vision"), benchmark_curves=1, n_boot=50,
                                   official_grid_stride=64,
                                   sim_max_nfev=100, scan_splits=(405, 450), scan_noise=(1e-4,),
-                                  scan_stride=16, rule_curves=3, rule_starts=64,
+                                  scan_stride=16, rule_curves=4, rule_starts=64,
+                                  revisiting_rounds=300,
                                   dd_widths=tuple(range(1, 13)),
                                   dd_fit_points=9, dd_inits=2, dd_curves=2, dd_steps=100,
                                   tf_sizes=tuple(range(40, 121, 8)), tf_seeds=1, tf_steps=5,
@@ -313,6 +366,12 @@ class Config(ChapterConfig):
         check(isinstance(self.rule_starts, int) and self.rule_starts >= 64, "rule_starts", "must be >= 64")
         check(isinstance(self.rule_points, int) and 14 <= self.rule_fit_points < self.rule_points,
               "rule_fit_points", "must be in [14, rule_points) (a 2-break fit has 9 parameters)")
+        check(self.penalty >= 0 and np.isfinite(self.penalty), "penalty", "must be a number >= 0")
+        check(isinstance(self.revisiting_rounds, int) and self.revisiting_rounds >= 200,
+              "revisiting_rounds", "must be an integer >= 200 (100 gradient rounds come first)")
+        check(len(self.revisiting_newton) == 2 and int(self.revisiting_newton[0]) >= 1
+              and 0 < self.revisiting_newton[1] <= 1, "revisiting_newton",
+              "must be (steps >= 1, rate in (0, 1])")
         check_finite_positive(self.rule_noise, "rule_noise")
         check_positive_ints(self.dd_widths, "dd_widths")
         check(list(self.dd_widths) == sorted(set(self.dd_widths)), "dd_widths",
@@ -340,17 +399,36 @@ class Addition(TreeResult):
     x: np.ndarray                    # (P,) training-set sizes (the paper's points)
     y: np.ndarray                    # (P,) test cross-entropy
     n_fit: int                       # points fitted (the rest extrapolated)
-    params: dict                     # PARAM_NAMES -> (S,) one-break BNSL per fitter seed
-    fit_rmsle: np.ndarray            # (S,) BNSL's RMSLE on the fitted points
-    ext_rmsle: np.ndarray            # (S,) BNSL's extrapolation RMSLE
+    params: dict                     # PARAM_NAMES -> (K,) one-break BNSL per fitter setting
+    settings: np.ndarray             # (K, 3) fitter settings: seed, starts, penalty weight
+    fit_rmsle: np.ndarray            # (K,) BNSL's RMSLE on the fitted points
+    ext_rmsle: np.ndarray            # (K,) BNSL's extrapolation RMSLE
+    official_ext: float              # the paper's procedure (its grid, log(y+1) LM): ext. RMSLE
+    official_fit: float              # and its RMSLE on the fitted points
     grid: np.ndarray                 # (G,) x for drawing the fits
     curves: dict                     # form -> (G,) its fit (first seed) on the grid
     forms_ext: dict                  # form -> extrapolation RMSLE (first seed)
 
     @property
     def worst_ext(self) -> float:
-        """The largest extrapolation RMSLE over fitter seeds."""
+        """The largest extrapolation RMSLE over fitter settings."""
         return float(np.max(self.ext_rmsle))
+
+    @property
+    def median_ext(self) -> float:
+        return float(np.median(self.ext_rmsle))
+
+    @property
+    def spread(self) -> float:
+        """How far the extrapolation RMSLE moves over fitter seeds, start counts and the
+        penalty: its range."""
+        return float(np.ptp(self.ext_rmsle))
+
+    @property
+    def tolerance(self) -> float:
+        """The addition claim's tolerance: three times :attr:`spread`, plus half a unit of the
+        fourth decimal to which the paper's procedure's value is quoted."""
+        return 3.0 * self.spread + 0.5e-4
 
     @property
     def worst_fit(self) -> float:
@@ -418,64 +496,132 @@ def break_trace(x: float, truth: Mapping[str, Any] | None = None) -> float:
                      - np.log(bnsl(np.asarray([x], float), **no_break))[0]))
 
 
+#: the BNSL fits compared on the benchmark: the held-out rule (the chapter's), a fixed single
+#: break (the official scripts'), and the best candidate on the held-out points themselves
+#: (an oracle: an upper bound, not a procedure)
+VARIANTS = ("held-out rule", "1 break", "oracle")
+#: whose M1-M4 BNSL is scored against: Alabdulmohsin et al.'s own estimators (what the paper's
+#: table used) or the book's better-fitted ones
+BASELINE_SETS = ("paper", "book")
+
+
+def shot_of(domain: str, task: str) -> str:
+    """An image-classification task's shot count, ``"10-shot"`` for ``"bird_10"``; else ``""``."""
+    if domain != "IC" or "_" not in task:
+        return ""
+    return task.rsplit("_", 1)[1] + "-shot"
+
+
 @dataclass(frozen=True)
 class Benchmark(TreeResult):
-    """Section 3: every benchmark curve of Alabdulmohsin et al. (2022) fitted by every form."""
+    """Section 3: every benchmark curve of Alabdulmohsin et al. (2022) fitted by every form: the
+    book's M1-M4, Alabdulmohsin et al.'s own M1-M4, and a BNSL with each candidate number of
+    breaks (the held-out rule choosing among them)."""
 
     suite: np.ndarray                # (C,) the benchmark of each curve: "lang" or "vision"
-    breaks: np.ndarray               # (C,) breaks chosen for BNSL
+    breaks: np.ndarray               # (C,) breaks chosen by the held-out rule
     domain: np.ndarray               # (C,) NMT, LM, BB, IC
     task: np.ndarray
     model: np.ndarray
     n_fit: np.ndarray
     n_held: np.ndarray
-    rmsle: dict                      # form -> (C,) extrapolation RMSLE
-    stderr: dict                     # form -> (C,) root standard log error
-    vs_best: np.ndarray              # (C,) ln(RMSLE of BNSL / RMSLE of the best baseline)
-    vs_best_interval: np.ndarray     # (C, 2) its paired bootstrap over held-out points, 16-84 %
-    wins: dict                       # benchmark -> [share of curves BNSL beats M1-M4, lo, hi]
+    rmsle: dict                      # registry form -> (C,): the book's M1-M4, BNSL (rule)
+    paper_rmsle: dict                # M1..M4 -> (C,): Alabdulmohsin et al.'s estimators
+    paper_converged: dict            # M1..M4 -> (C,) bool: stopped by their own criterion
+    candidates: np.ndarray           # (K,) candidate numbers of breaks
+    candidate_rmsle: np.ndarray      # (C, K) extrapolation RMSLE of each candidate's fit
+    holdout_rmsle: np.ndarray        # (C, K) the rule's score of each (NaN: not a candidate)
+    stderr: dict                     # registry form -> (C,) root standard log error
+    vs_best: np.ndarray              # (C,) ln(RMSLE of BNSL / of the paper's best baseline)
+    vs_best_interval: np.ndarray     # (C, 2) paired bootstrap over held-out points, 16-84 %
+    leads: dict                      # group -> [lead, lo, hi]: rule vs the paper's baselines
+    group_n: dict                    # group -> curves in it
     showcase: np.ndarray             # (K,) indices of benchmark curves drawn in full
     showcase_grid: np.ndarray        # (K, G)
     showcase_pred: dict              # form -> (K, G) its fit on the grid
 
     @property
-    def best(self) -> np.ndarray:
-        """Per curve, the form that extrapolates best."""
-        return best_form(self.rmsle)
+    def shot(self) -> np.ndarray:
+        return np.asarray([shot_of(d, t) for d, t in zip(self.domain, self.task)])
 
-    def winners(self, domain: str | None = None) -> dict[str, int]:
-        """Curves on which each form extrapolates best (of a domain, or all)."""
-        sel = np.ones(len(self.domain), bool) if domain is None else self.domain == domain
-        best = self.best[sel]
-        return {f: int(np.sum(best == f)) for f in self.rmsle}
-
-    def shares(self) -> dict[str, dict[str, float]]:
-        """Per domain (NMT, LM, BB, IC), the share of its curves on which each form is best:
-        the layout of the paper's Table 1."""
-        out = {}
-        for dom in dict.fromkeys(self.domain.tolist()):
-            w = self.winners(dom)
-            out[dom] = {f: v / sum(w.values()) for f, v in w.items()}
+    def groups(self) -> dict[str, np.ndarray]:
+        """The paper's domains (NMT, LM, BB, IC) and the image-classification curves by shot:
+        name -> mask over curves (only those present)."""
+        out = {d: self.domain == d for d in ("NMT", "LM", "BB", "IC") if np.any(self.domain == d)}
+        shot = self.shot
+        for k in sorted({s for s in shot if s}, key=lambda s: int(s.split("-")[0])):
+            out[f"IC {k}"] = shot == k
         return out
 
-    def shares_table(self) -> tuple[list[str], list[list[Any]]]:
-        """Headers and rows of the per-domain share table (domain, curves, one column per form)."""
-        shares = self.shares()
-        rows = [[dom, int(np.sum(self.domain == dom)), *shares[dom].values()] for dom in shares]
-        return ["domain", "curves", *self.rmsle], rows
+    def variant(self, name: str) -> np.ndarray:
+        """BNSL's extrapolation RMSLE per curve under a fitting variant (:data:`VARIANTS`)."""
+        if name == VARIANTS[0]:
+            return np.asarray(self.rmsle[SUBJECT], float)
+        if name == VARIANTS[1]:
+            hit = np.flatnonzero(np.asarray(self.candidates) == 1)
+            if not hit.size:
+                raise KeyError("no 1-break candidate was fitted")
+            return self.candidate_rmsle[:, int(hit[0])]
+        if name == VARIANTS[2]:
+            return np.nanmin(self.candidate_rmsle, 1)
+        raise KeyError(f"variant must be one of {VARIANTS}, got {name!r}")
+
+    def errors(self, variant: str = VARIANTS[0], baselines: str = "paper",
+               mask: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Every form's RMSLE per curve as the paper's table compares them: M1-M4 of
+        ``baselines`` (:data:`BASELINE_SETS`) and BNSL under ``variant``."""
+        if baselines not in BASELINE_SETS:
+            raise KeyError(f"baselines must be one of {BASELINE_SETS}, got {baselines!r}")
+        base = self.paper_rmsle if baselines == "paper" else {
+            n: self.rmsle[n] for n in baseline_names(self.rmsle)}
+        sel = np.ones(len(self.domain), bool) if mask is None else mask
+        return {**{n: np.asarray(v, float)[sel] for n, v in base.items()},
+                SUBJECT: self.variant(variant)[sel]}
+
+    def shares(self, group: str, variant: str = VARIANTS[0], baselines: str = "paper"
+               ) -> dict[str, float]:
+        """The share of a group's curves on which each form extrapolates best."""
+        return shares(self.errors(variant, baselines, self.groups()[group]))
+
+    def table(self, baselines: str = "paper") -> tuple[list[str], list[list[Any]]]:
+        """The paper's table layout: per group, its curves and each form's share (BNSL by the
+        held-out rule), and the paper's own row, empty where its numbers could not be read."""
+        names = list(self.errors(baselines=baselines))
+        rows = []
+        for g, m in self.groups().items():
+            sh = self.shares(g, baselines=baselines)
+            rows.append([g, int(m.sum()), *[sh[n] for n in names], "not readable"])
+        return ["domain", "curves", *names, "paper"], rows
+
+    def sensitivity(self) -> tuple[list[str], list[list[Any]]]:
+        """BNSL's share of the wins per group (columns) under every fitting variant and against
+        both sets of baselines (rows), and a last row: curves on which the rule chose no
+        break."""
+        groups = self.groups()
+        rows: list[list[Any]] = [[v, f"{b}'s", *[self.shares(g, v, b)[SUBJECT] for g in groups]]
+                                 for v in VARIANTS for b in BASELINE_SETS]
+        rows.append(["rule: 0 breaks", "curves", *[int(np.sum(self.breaks[m] == 0))
+                                                  for m in groups.values()]])
+        return ["BNSL", "M1–M4", *groups], rows
+
+    def share(self, group: str, variant: str = VARIANTS[0], baselines: str = "paper") -> float:
+        return self.shares(group, variant, baselines)[SUBJECT]
 
     def n(self, benchmark: str) -> int:
         return int(np.sum(self.suite == benchmark))
 
     def ratio(self, benchmark: str) -> float:
-        """BNSL's RMSLE over the best baseline's, median over the benchmark's curves."""
+        """BNSL's RMSLE over the paper's best baseline's, median over the benchmark's curves."""
         return float(np.exp(np.median(self.vs_best[self.suite == benchmark])))
 
-    def decided(self, benchmark: str) -> tuple[int, int]:
-        """Curves where BNSL is better (whole paired interval of the log ratio below 0) and
-        worse (whole interval above 0)."""
-        iv = self.vs_best_interval[self.suite == benchmark]
-        return int(np.sum(iv[:, 1] < 0)), int(np.sum(iv[:, 0] > 0))
+    def decided(self, benchmark: str) -> tuple[int, int, int]:
+        """Curves where BNSL is better than the paper's best baseline (the whole paired interval
+        of the log ratio below 0), worse (above 0), and curves with a single held-out point,
+        where a paired bootstrap cannot decide and which count as neither."""
+        sel = self.suite == benchmark
+        one = sel & (self.n_held < 2)
+        iv = self.vs_best_interval[sel & ~one]
+        return int(np.sum(iv[:, 1] < 0)), int(np.sum(iv[:, 0] > 0)), int(one.sum())
 
     def n_breaks(self, k: int) -> int:
         """Curves on which the held-out rule chose ``k`` breaks."""
@@ -483,30 +629,44 @@ class Benchmark(TreeResult):
 
     @property
     def all_finite(self) -> int:
-        """Curves with a finite RMSLE for every form."""
-        return int(np.sum(np.all([np.isfinite(v) for v in self.rmsle.values()], 0)))
+        """Curves with a finite RMSLE for every form, ours and the paper's baselines."""
+        vals = [*self.rmsle.values(), *self.paper_rmsle.values()]
+        return int(np.sum(np.all([np.isfinite(v) for v in vals], 0)))
+
+    @property
+    def paper_unconverged(self) -> int:
+        """Fits of Alabdulmohsin et al.'s estimators that ran out of rounds."""
+        return int(sum(np.sum(~np.asarray(v, bool)) for v in self.paper_converged.values()))
 
 
 @dataclass(frozen=True)
 class RuleStudy(TreeResult):
-    """Section 4: the held-out break rule on noisy synthetic curves of known shape."""
+    """Section 4: the fitter on noisy synthetic curves of known shape (every break inside the
+    fitted range), scored against the noiseless truth."""
 
     true_breaks: np.ndarray          # (R,)
     chosen: np.ndarray               # (R,) breaks chosen by the held-out rule
     rmsle: dict                      # RULE_FORMS -> (R,) extrapolation RMSLE against the truth
-    log_ratio: dict                  # alternative -> [median ln(rule / alternative), lo, hi]
+    medians: dict                    # RULE_FORMS -> [median, lo, hi] (bootstrap over curves)
+    ratios: dict                     # "a / b" -> [median(a) / median(b), lo, hi]
 
     def median(self, name: str) -> float:
         return float(np.median(self.rmsle[name]))
 
     def ratio(self, name: str) -> np.ndarray:
-        """The rule's RMSLE over ``name``'s, paired per curve: ``[median, lo, hi]``."""
-        return np.exp(np.asarray(self.log_ratio[name], float))
+        """A ratio of medians with its interval (:data:`RULE_RATIOS`), ``[value, lo, hi]``."""
+        return np.asarray(self.ratios[name], float)
 
     @property
     def right(self) -> float:
         """The share of curves on which the rule chose the true number of breaks."""
         return float(np.mean(self.chosen == self.true_breaks))
+
+    @property
+    def near_truth(self) -> float:
+        """The share of curves on which the fitter's RMSLE is within 10 % of the fit started at
+        the true parameters."""
+        return float(np.mean(self.rmsle[RULE_FORMS[0]] <= 1.1 * self.rmsle[RULE_FORMS[-1]]))
 
 
 @dataclass(frozen=True)
@@ -523,7 +683,7 @@ class DoubleDescent(TreeResult):
     breaks: np.ndarray               # (C,) breaks chosen for BNSL
     grid: np.ndarray                 # (C, G)
     pred: dict                       # form -> (C, G) its fit on the grid
-    wins: np.ndarray                 # (3,) share of curves BNSL beats the best baseline, lo, hi
+    lead: np.ndarray                 # (3,) BNSL's share of the wins less the best other form's
     train_seconds: float
 
     @property
@@ -545,6 +705,17 @@ class DoubleDescent(TreeResult):
     def split_width(self) -> float:
         """The widest width fitted."""
         return float(self.widths[self.n_fit - 1])
+
+    @property
+    def peaks_fitted(self) -> int:
+        """Curves whose test-error peak lies among the fitted widths, before the last of them
+        (the fit window holds the peak and some of the descent after it)."""
+        return int(np.sum(np.argmax(self.test, 1) < self.n_fit - 1))
+
+    def shares(self) -> dict[str, float]:
+        """The share of the curves on which each form extrapolates best (ties as counted on the
+        benchmark)."""
+        return shares(self.rmsle)
 
     @property
     def interpolation_width(self) -> float:
@@ -614,30 +785,45 @@ def paired_log_ratio_interval(res_a: np.ndarray, res_b: np.ndarray, n_boot: int 
 class CurveFit:
     """Every form fitted to one curve and scored on its held-out points."""
 
-    rmsle: dict                      # form -> extrapolation RMSLE
+    rmsle: dict                      # form -> extrapolation RMSLE (BNSL: the rule's choice)
     stderr: dict                     # form -> root standard log error
     grid: np.ndarray                 # (G,)
     pred: dict                       # form -> (G,) the fit on the grid
-    n_breaks: int                    # breaks of the BNSL
-    paired: np.ndarray               # (2,) ln(BNSL / best baseline), paired bootstrap 16-84 %
+    n_breaks: int                    # breaks of the BNSL (the rule's choice)
+    candidate_rmsle: np.ndarray      # (K,) every candidate's extrapolation RMSLE (NaN: none)
+    holdout_rmsle: np.ndarray        # (K,) the rule's score of every candidate (NaN: none)
+    residuals: np.ndarray            # (H,) BNSL's log residuals on the held-out points
 
 
 def fit_curve(args: tuple[Any, ...]) -> CurveFit:
-    """One curve: every form of :data:`FORMS` (the BNSL's breaks chosen by the held-out rule)
-    fitted on the ``fit`` points and scored on the others; BNSL against the best baseline with a
-    paired bootstrap over the held-out points."""
-    x, y, fit, breaks, n_starts, n_refine, seed = args
+    """One curve: every baseline of :data:`FORMS`, and a BNSL with every candidate number of
+    breaks, fitted on the ``fit`` points and scored on the others; the held-out rule
+    (:func:`scalinglaws.fit.bnsl.holdout_scores`) picks the BNSL the chapter reports."""
+    x, y, fit, breaks, n_starts, n_refine, seed, penalty = args
+    xf, yf, xh, yh = x[fit], y[fit], x[~fit], y[~fit]
     grid = np.geomspace(x.min(), x.max(), 200)
-    fits, nb = fit_forms(x[fit], y[fit], breaks=breaks, n_starts=n_starts, n_refine=n_refine,
-                         seed=seed)
-    preds = {n: f.predict(x[~fit]) for n, f in fits.items()}
-    errs = {n: rmsle(p, y[~fit]) for n, p in preds.items()}
-    best = str(best_baseline({n: np.asarray([e]) for n, e in errs.items()})[0][0])
-    res = {n: np.log(p) - np.log(y[~fit]) for n, p in preds.items()}
-    return CurveFit(rmsle=errs, stderr={n: root_standard_log_error(p, y[~fit])
-                                        for n, p in preds.items()},
-                    grid=grid, pred={n: f.predict(grid) for n, f in fits.items()}, n_breaks=nb,
-                    paired=paired_log_ratio_interval(res[SUBJECT], res[best], seed=seed))
+    breaks = tuple(int(b) for b in breaks)
+    fits = {n: form.fit(xf, yf, breaks=breaks, n_starts=n_starts, n_refine=n_refine, seed=seed,
+                        penalty=penalty)[0] for n, form in FORMS.items() if n != SUBJECT}
+    if len(breaks) > 1:
+        scores, _ = holdout_scores(xf, yf, breaks, n_starts=n_starts, n_refine=n_refine,
+                                   seed=seed, penalty=penalty)
+    else:
+        scores = {breaks[0]: float("nan")}
+    cands = {nb: fit_bnsl(xf, yf, nb, n_starts=n_starts, n_refine=n_refine, seed=seed,
+                          penalty=penalty) for nb in scores}
+    chosen = chosen_breaks(scores) if len(breaks) > 1 else breaks[0]
+    fits[SUBJECT] = cands[chosen]
+    fits = {n: fits[n] for n in FORMS}                  # registry order
+    preds = {n: f.predict(xh) for n, f in fits.items()}
+    return CurveFit(rmsle={n: rmsle(p, yh) for n, p in preds.items()},
+                    stderr={n: root_standard_log_error(p, yh) for n, p in preds.items()},
+                    grid=grid, pred={n: f.predict(grid) for n, f in fits.items()},
+                    n_breaks=chosen,
+                    candidate_rmsle=np.asarray([rmsle(cands[b].predict(xh), yh) if b in cands
+                                                else np.nan for b in breaks]),
+                    holdout_rmsle=np.asarray([scores.get(b, np.nan) for b in breaks], float),
+                    residuals=np.log(preds[SUBJECT]) - np.log(yh))
 
 
 def _sim_task(args: tuple[Any, ...]) -> tuple[float, float]:
@@ -654,29 +840,69 @@ def _sim_task(args: tuple[Any, ...]) -> tuple[float, float]:
     return rmsle(f.predict(x[split:]), y_true[split:]), f.c[0]
 
 
-def _rule_truth(seed: int, n_breaks: int, n_points: int) -> tuple[np.ndarray, np.ndarray]:
-    """A random smoothly broken power law with ``n_breaks`` breaks (slopes steepening, breaks
-    inside the observed decades) on ``n_points`` log-spaced x in [1, 1e4]."""
+def _rule_truth(seed: int, n_breaks: int, n_points: int, fit_points: int
+                ) -> tuple[np.ndarray, np.ndarray, dict]:
+    """A random smoothly broken power law on ``n_points`` log-spaced x in [1, 1e4] with
+    ``n_breaks`` breaks inside the fitted range (log10 d in [0.5, 0.9 log10 of the last fitted
+    x], at least 0.4 decades apart): slopes may steepen or flatten (c_i in [-0.3, 1]) but the
+    last segment falls (slope <= -0.1).  Returns ``(x, y, parameters)``."""
     r = np.random.default_rng(seed)
     x = np.geomspace(1.0, 1e4, n_points)
-    p = dict(a=r.uniform(0.0, 0.05), b=10 ** r.uniform(-1, 1), c0=r.uniform(0.1, 0.6),
-             c=tuple(r.uniform(0.2, 1.0, n_breaks)),
-             d=tuple(np.sort(10 ** r.uniform(0.7, 3.3, n_breaks))),
-             f=tuple(r.uniform(0.1, 1.0, n_breaks)))
-    return x, bnsl(x, **p)
+    hi = 0.9 * np.log10(x[fit_points - 1])
+    while True:
+        ld = np.sort(r.uniform(0.5, hi, n_breaks))
+        if n_breaks < 2 or np.min(np.diff(ld)) > 0.4:
+            break
+    c0 = r.uniform(0.1, 0.6)
+    c = r.uniform(-0.3, 1.0, n_breaks)
+    c[-1] += max(0.0, 0.1 - (c0 + c.sum()))
+    p = dict(a=r.uniform(0.0, 0.05), b=10 ** r.uniform(-1, 1), c0=c0, c=tuple(c),
+             d=tuple(10 ** ld), f=tuple(r.uniform(0.1, 1.0, n_breaks)))
+    return x, bnsl(x, **p), p
+
+
+def fit_from_truth(x: np.ndarray, y: np.ndarray, p: Mapping[str, Any]) -> Any:
+    """A BNSL refined by least squares on ``log y`` from the true parameters ``p`` (the best a
+    local fit can do from the right basin; a reference for the fitter)."""
+    from scipy import optimize
+
+    from ..fit.bnsl import BNSLFit, FitStatus, bnsl_log_residual
+
+    nb, x_ref = len(p["c"]), float(np.min(x))
+    lx, ly = np.log(x / x_ref), np.log(y)
+    th = np.r_[p["a"], np.log10(p["b"] * x_ref ** -p["c0"]), p["c0"], p["c"],
+               np.log10(np.asarray(p["d"]) / x_ref), np.log10(p["f"])]
+    with np.errstate(all="ignore"):
+        t = optimize.least_squares(lambda v: bnsl_log_residual(v, lx, ly, nb), th,
+                                   method="lm").x
+    c0, cs = float(t[2]), tuple(t[3:3 + nb])
+    return BNSLFit(float(t[0]), float(10 ** t[1] * x_ref ** c0), c0, cs,
+                   tuple(10 ** t[3 + nb:3 + 2 * nb] * x_ref), tuple(10 ** t[3 + 2 * nb:]),
+                   0.0, FitStatus.OK, len(x), 1, name="started at the truth")
 
 
 def _rule_task(args: tuple[Any, ...]) -> tuple[int, dict[str, float]]:
-    seed, n_breaks, n_points, k, noise, n_starts, n_refine = args
-    x, y_true = _rule_truth(seed, n_breaks, n_points)
+    seed, n_breaks, n_points, k, noise, n_starts, n_refine, penalty = args
+    x, y_true, p = _rule_truth(seed, n_breaks, n_points, k)
     y = y_true * np.exp(noise * np.random.default_rng(seed + 1).standard_normal(x.size))
-    sel = fit_bnsl_select(x[:k], y[:k], (0, 1, 2), n_starts=n_starts, n_refine=n_refine, seed=0)
-    fits = {sel.n_breaks: sel.fit}
-    for nb in (1, 2):
-        if nb not in fits:
-            fits[nb] = fit_bnsl(x[:k], y[:k], nb, n_starts=n_starts, n_refine=n_refine, seed=0)
-    preds = dict(zip(RULE_FORMS, [sel.fit, fits[1], fits[2], BASELINES["M4"](x[:k], y[:k])]))
-    return sel.n_breaks, {n: rmsle(f.predict(x[k:]), y_true[k:]) for n, f in preds.items()}
+    xf, yf = x[:k], y[:k]
+    sel = fit_bnsl_select(xf, yf, (0, 1, 2), n_starts=n_starts, n_refine=n_refine, seed=0,
+                          penalty=penalty)
+    fits = [fit_bnsl(xf, yf, n_breaks, n_starts=n_starts, n_refine=n_refine, seed=0,
+                     penalty=penalty),
+            fit_bnsl(xf, yf, n_breaks, n_starts=n_starts, n_refine=n_refine, seed=0),
+            sel.fit, BASELINES["M4"](xf, yf), fit_from_truth(xf, yf, p)]
+    return sel.n_breaks, {n: rmsle(f.predict(x[k:]), y_true[k:]) for n, f in zip(RULE_FORMS, fits)}
+
+
+def ratio_of_medians(a: np.ndarray, b: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    """``median(a) / median(b)`` over paired entries, with its 16-84 % bootstrap interval over
+    the pairs, widened to hold the ratio itself: ``[ratio, lo, hi]``."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    r = float(np.median(a) / np.median(b))
+    lo, hi = bootstrap_interval(lambda i: float(np.median(a[i]) / np.median(b[i])), len(a),
+                                n_boot, seed)
+    return np.asarray([r, min(lo, r), max(hi, r)])
 
 
 def _addition(cfg: Config) -> Addition:
@@ -685,21 +911,36 @@ def _addition(cfg: Config) -> Addition:
     return addition_stats(cfg, add.x, add.y)
 
 
+def addition_settings(cfg: Config) -> list[tuple[int, int, float]]:
+    """The fitter settings the addition curve is fitted with: every seed, a quarter of the starts
+    and all of them, without and with the penalty (the first: seed 0, all starts, penalty)."""
+    out = [(s, n, p) for s in cfg.seeds for n in (cfg.n_starts, max(64, cfg.n_starts // 4))
+           for p in (cfg.penalty, 0.0)]
+    return list(dict.fromkeys(out))
+
+
 def addition_stats(cfg: Config, x: np.ndarray, y: np.ndarray) -> Addition:
-    """The addition statistic: a one-break BNSL per fitter seed and every form fitted on the first
+    """The addition statistic: a one-break BNSL per fitter setting (:func:`addition_settings`),
+    every form, and the paper's own procedure (its grid, unstrided) fitted on the first
     ``addition_split`` points of the curve ``(x, y)``, scored by RMSLE on the rest."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     k = cfg.addition_split
     grid = np.linspace(140, 1000, 300)
-    forms, _ = fit_forms(x[:k], y[:k], breaks=(1,), n_starts=cfg.n_starts, n_refine=cfg.n_refine,
-                         seed=cfg.seeds[0])
-    fits = [forms[SUBJECT]] + [fit_bnsl(x[:k], y[:k], 1, n_starts=cfg.n_starts,
-                                        n_refine=cfg.n_refine, seed=s) for s in cfg.seeds[1:]]
+    settings = addition_settings(cfg)
+    s0, n0, p0 = settings[0]
+    forms, _ = fit_forms(x[:k], y[:k], breaks=(1,), n_starts=n0, n_refine=cfg.n_refine,
+                         seed=s0, penalty=p0)
+    fits = [forms[SUBJECT]] + [fit_bnsl(x[:k], y[:k], 1, n_starts=n, n_refine=cfg.n_refine,
+                                        seed=s, penalty=p) for s, n, p in settings[1:]]
+    official = fit_bnsl_official_grid(x[:k], y[:k], _grid(OFFICIAL_GRID_ADDITION), b_base=1.25,
+                                      b_shift=1 - 1e-8)
     values = np.asarray([[f.a, f.b, f.c0, f.c[0], f.d[0], f.f[0]] for f in fits])
     return Addition(
         x=x, y=y, n_fit=k, params=dict(zip(PARAM_NAMES, values.T)),
+        settings=np.asarray(settings, float),
         fit_rmsle=np.asarray([f.fit_rmsle for f in fits]),
         ext_rmsle=np.asarray([rmsle(f.predict(x[k:]), y[k:]) for f in fits]),
+        official_ext=rmsle(official.predict(x[k:]), y[k:]), official_fit=official.fit_rmsle,
         grid=grid, curves={n: f.predict(grid) for n, f in forms.items()},
         forms_ext={n: rmsle(f.predict(x[k:]), y[k:]) for n, f in forms.items()})
 
@@ -725,50 +966,130 @@ def _simulation(cfg: Config) -> Simulation:
                       scan_noise=np.asarray(cfg.scan_noise), scan_ext=scan[..., 0])
 
 
+def _revisiting_task(args: tuple[Any, ...]) -> list[Any]:
+    """One batch of Alabdulmohsin et al.'s fits (one form, curves of similar length)."""
+    form, xy, domains, rounds, newton = args
+    return fit_revisiting(xy, form, domains=domains, max_iterations=rounds, newton=newton)
+
+
+def benchmark_curves(benchmark: str, per_group: int = 0) -> list[Any]:
+    """A benchmark's curves in file order; with ``per_group > 0`` only the first ``per_group``
+    of each domain (and of each shot of image classification)."""
+    curves = load_scaling_benchmark(domain=benchmark)
+    if not per_group:
+        return curves
+    seen: dict[tuple[str, str], int] = {}
+    out = []
+    for c in curves:
+        g = (c.key[0], shot_of(c.key[0], c.key[1]))
+        if seen.get(g, 0) < per_group:
+            out.append(c)
+            seen[g] = seen.get(g, 0) + 1
+    return out
+
+
+def _revisiting_jobs(cfg: Config, curves: Sequence[Any]) -> tuple[list[tuple], list[np.ndarray]]:
+    """Alabdulmohsin et al.'s M1-M4 as batched jobs (the long curves apart from the short
+    ones), M4 first (the longest), and the curve indices of each job."""
+    long = np.asarray([int(c.fit.sum()) > 120 for c in curves])
+    batches = [np.flatnonzero(long == v) for v in (False, True) if np.any(long == v)]
+    jobs, index = [], []
+    for form in ("M4", "M2", "M3", "M1"):
+        for idx in batches:
+            jobs.append((form, [(curves[i].x[curves[i].fit], curves[i].y[curves[i].fit])
+                                for i in idx], [curves[i].key[0] for i in idx],
+                         cfg.revisiting_rounds, tuple(cfg.revisiting_newton)))
+            index.append(idx)
+    return jobs, index
+
+
+def _collect_revisiting(curves: Sequence[Any], jobs: Sequence[tuple], index: Sequence[np.ndarray],
+                        out: Sequence[Any]) -> tuple[dict, dict, dict]:
+    """``({form: (C,) RMSLE}, {form: (C,) converged}, {form: [(H,) held-out predictions]})``
+    of the paper's baselines, in the registry's order of forms."""
+    errs, conv, preds = {}, {}, {}
+    for form in ("M1", "M2", "M3", "M4"):
+        errs[form] = np.full(len(curves), np.nan)
+        conv[form] = np.zeros(len(curves), bool)
+        preds[form] = [None] * len(curves)
+    for (form, *_), idx, fits in zip(jobs, index, out):
+        for i, f in zip(idx, fits):
+            c = curves[i]
+            p = f.predict(c.x[~c.fit])
+            preds[form][i] = p
+            errs[form][i] = rmsle(p, c.y[~c.fit])
+            conv[form][i] = f.converged
+    return errs, conv, preds
+
+
+def _bench_task(job: tuple[str, tuple]) -> Any:
+    """One job of the benchmark's pool: a batch of the paper's baselines or one curve's fits."""
+    kind, args = job
+    return _revisiting_task(args) if kind == "revisiting" else fit_curve(args)
+
+
 def _benchmark(cfg: Config) -> Benchmark:
-    """Every benchmark curve fitted by every form (the BNSL's breaks by the held-out rule);
-    extrapolation RMSLE on the held-out points; BNSL against the best baseline."""
-    sets = [(b, c) for b in cfg.benchmarks
-            for c in load_scaling_benchmark(domain=b)[:cfg.benchmark_curves or None]]
+    """Every benchmark curve fitted by every form (the book's M1-M4, Alabdulmohsin et al.'s,
+    BNSL with every candidate number of breaks); extrapolation RMSLE on the held-out points;
+    the shares of the paper's table and the lead of BNSL per group."""
+    sets = [(b, c) for b in cfg.benchmarks for c in benchmark_curves(b, cfg.benchmark_curves)]
     curves = [c for _, c in sets]
-    fits = parallel_map(fit_curve, [(c.x, c.y, c.fit, tuple(cfg.benchmark_breaks),
-                                     cfg.benchmark_starts, min(cfg.n_refine, 4), cfg.seeds[0])
-                                    for c in curves], cfg.workers)
+    rjobs, index = _revisiting_jobs(cfg, curves)
+    cjobs = [(c.x, c.y, c.fit, tuple(cfg.benchmark_breaks), cfg.benchmark_starts,
+              min(cfg.n_refine, 3), cfg.seeds[0], cfg.penalty) for c in curves]
+    # one pool: the paper's long batched fits first, then the curves
+    out = parallel_map(_bench_task, [("revisiting", j) for j in rjobs]
+                       + [("curve", j) for j in cjobs], cfg.workers)
+    fits = out[len(rjobs):]
     errs = _stack([f.rmsle for f in fits])
+    paper, conv, paper_pred = _collect_revisiting(curves, rjobs, index, out[:len(rjobs)])
     keys = [c.key for c in curves]
     showcase = np.asarray([i for i, key in enumerate(keys)
                            if key[2] == "6 Enc, 6 Dec" or key[1] == "('qa', '1-shot')"][:2]
                           or [0], dtype=int)
     suite = np.asarray([b for b, _ in sets])
-    return Benchmark(
+    best_name, best_err = best_baseline(paper)
+    paired = []
+    for i, (f, c) in enumerate(zip(fits, curves)):
+        res_best = np.log(paper_pred[str(best_name[i])][i]) - np.log(c.y[~c.fit])
+        paired.append(paired_log_ratio_interval(f.residuals, res_best, seed=cfg.seeds[0]))
+    bench = Benchmark(
         suite=suite, breaks=np.asarray([f.n_breaks for f in fits]),
         domain=np.asarray([c.key[0] for c in curves]),
         task=np.asarray([c.key[1] for c in curves]),
         model=np.asarray([c.key[2] for c in curves]),
         n_fit=np.asarray([int(c.fit.sum()) for c in curves]),
         n_held=np.asarray([int((~c.fit).sum()) for c in curves]),
-        rmsle=errs, stderr=_stack([f.stderr for f in fits]),
-        vs_best=np.log(errs[SUBJECT] / best_baseline(errs)[1]),
-        vs_best_interval=np.stack([f.paired for f in fits]),
-        wins={b: win_share({n: e[suite == b] for n, e in errs.items()}, cfg.n_boot, cfg.seeds[0])
-              for b in cfg.benchmarks},
+        rmsle=errs, paper_rmsle=paper, paper_converged=conv,
+        candidates=np.asarray(cfg.benchmark_breaks),
+        candidate_rmsle=np.stack([f.candidate_rmsle for f in fits]),
+        holdout_rmsle=np.stack([f.holdout_rmsle for f in fits]),
+        stderr=_stack([f.stderr for f in fits]),
+        vs_best=np.log(errs[SUBJECT] / best_err), vs_best_interval=np.stack(paired), leads={},
+        group_n={},
         showcase=showcase, showcase_grid=np.stack([fits[i].grid for i in showcase]),
         showcase_pred=_stack([fits[i].pred for i in showcase]))
+    leads = {g: lead_interval(bench.errors(mask=m), cfg.n_boot, cfg.seeds[0])
+             for g, m in bench.groups().items()}
+    return dataclasses.replace(bench, leads=leads,
+                               group_n={g: int(m.sum()) for g, m in bench.groups().items()})
 
 
 def _rule_study(cfg: Config) -> RuleStudy:
-    """Noisy synthetic curves with 0, 1 and 2 true breaks: extrapolation error of the held-out
-    break rule, of fixed break counts and of M4, against the true curve."""
-    truths = [(derive_seed("ch4-rule", cfg.seeds[0], i), i % 3) for i in range(cfg.rule_curves)]
+    """Noisy synthetic curves with 1 and 2 true breaks: extrapolation error against the true
+    curve of the fitter (with and without its penalty), the held-out rule, M4 and a fit started
+    at the truth."""
+    truths = [(derive_seed("ch4-rule", cfg.seeds[0], i), 1 + i % 2) for i in range(cfg.rule_curves)]
     out = parallel_map(_rule_task, [(s, nb, cfg.rule_points, cfg.rule_fit_points, cfg.rule_noise,
-                                     cfg.rule_starts, min(cfg.n_refine, 4))
+                                     cfg.rule_starts, min(cfg.n_refine, 3), cfg.penalty)
                                     for s, nb in truths], cfg.workers)
     e = _stack([o[1] for o in out])
-    rule = RULE_FORMS[0]
-    ratios = {n: median_interval(np.log(e[rule] / e[n]), cfg.n_boot, cfg.seeds[0])
-              for n in RULE_FORMS[1:]}
     return RuleStudy(true_breaks=np.asarray([nb for _, nb in truths]),
-                     chosen=np.asarray([o[0] for o in out]), rmsle=e, log_ratio=ratios)
+                     chosen=np.asarray([o[0] for o in out]), rmsle=e,
+                     medians={n: median_interval(e[n], cfg.n_boot, cfg.seeds[0])
+                              for n in RULE_FORMS},
+                     ratios={f"{a} / {b}": ratio_of_medians(e[a], e[b], cfg.n_boot, cfg.seeds[0])
+                             for a, b in RULE_RATIOS})
 
 
 def double_descent_data(cfg: Config, curve: int) -> tuple[np.ndarray, ...]:
@@ -809,14 +1130,14 @@ def _double_descent(cfg: Config, run: Run) -> DoubleDescent:
     x = np.asarray(cfg.dd_widths, float)
     fit = np.arange(W) < cfg.dd_fit_points
     fits = parallel_map(fit_curve, [(x, test[c], fit, (0, 1, 2), cfg.benchmark_starts,
-                                     min(cfg.n_refine, 4), cfg.seeds[0]) for c in range(C)],
-                        cfg.workers)
+                                     min(cfg.n_refine, 4), cfg.seeds[0], cfg.penalty)
+                                    for c in range(C)], cfg.workers)
     errs = _stack([f.rmsle for f in fits])
     return DoubleDescent(widths=x, n_fit=cfg.dd_fit_points, label_noise=cfg.dd_label_noise,
                          test=test, train=tr, rmsle=errs,
                          breaks=np.asarray([f.n_breaks for f in fits]),
                          grid=np.stack([f.grid for f in fits]), pred=_stack([f.pred for f in fits]),
-                         wins=win_share(errs, cfg.n_boot, cfg.seeds[0]),
+                         lead=lead_interval(errs, cfg.n_boot, cfg.seeds[0]),
                          train_seconds=hist.wall_time_s)
 
 
@@ -852,7 +1173,7 @@ def _addition_transformer(cfg: Config, run: Run) -> Transformer:
             loss[s, j] = token_cross_entropy(model, *test)
     x, y, k = np.asarray(cfg.tf_sizes, float), loss.mean(0), cfg.tf_fit_points
     fits, _ = fit_forms(x[:k], y[:k], breaks=(1,), n_starts=cfg.n_starts, n_refine=cfg.n_refine,
-                        seed=cfg.seeds[0])
+                        seed=cfg.seeds[0], penalty=cfg.penalty)
     grid = np.linspace(x.min(), x.max(), 300)
     return Transformer(sizes=x, n_fit=k, loss=loss,
                        ext_rmsle={n: rmsle(f.predict(x[k:]), y[k:]) for n, f in fits.items()},
@@ -870,66 +1191,103 @@ def run(config: Config | None = None) -> Result:
                   device=r.device_name, wall_time_s=r.elapsed)
 
 
-#: the extrapolation RMSLE of the official code on the addition curve (per the chapter notes)
+#: the extrapolation RMSLE of the fit the paper's arithmetic figure draws, as its official script
+#: prints it (the paper's value of the addition claim; the procedure rerun here gives
+#: ``Addition.official_ext``)
 ADDITION_OFFICIAL_RMSLE = 0.0109
-SOURCE = "Caballero et al. 2023, arXiv:2210.14891v11"
+SOURCE = "Caballero et al. 2023, arXiv:2210.14891"
 #: the chapter's title, as its page heads it (tests/test_book.py checks the two agree)
 TITLE = 'Broken neural scaling laws'
 #: the tests that hold each claim's two controls (planted inputs through the chapter's statistic)
+def _slug(g: str) -> str:
+    """A group's name as part of a glue name: "IC 10-shot" -> "IC10"."""
+    return g.replace(" ", "").replace("-shot", "")
+
+
+#: the benchmark's groups (the paper's domains, and image classification by shot)
+GROUPS = ("NMT", "LM", "BB", "IC", "IC 5-shot", "IC 10-shot", "IC 25-shot")
 CONTROLS = {"addition": "tests/test_controls.py::test_ch4_addition",
-            "benchmark_lang": "tests/test_controls.py::test_ch4_win_share",
-            "benchmark_vision": "tests/test_controls.py::test_ch4_win_share",
-            "double_descent": "tests/test_controls.py::test_ch4_win_share"}
-BENCHMARK_NAMES = {"lang": "language (NMT, LM, BIG-Bench)", "vision": "image classification"}
+            "double_descent": "tests/test_controls.py::test_ch4_lead",
+            **{f"benchmark_{_slug(g)}": "tests/test_controls.py::test_ch4_lead" for g in GROUPS}}
+GROUP_NAMES = {"NMT": "neural machine translation", "LM": "language modelling",
+               "BB": "BIG-Bench", "IC": "image classification"}
+
+
+def _group_words(g: str) -> str:
+    dom, _, shot = g.partition(" ")
+    return GROUP_NAMES.get(dom, dom) + (f", {shot}" if shot else "")
+
+
+def lead_claim(key: str, statement: str, source: str, stat: np.ndarray, n: int, chapter: str,
+               quantity: str, figure: str, expected: Any, notes: str = "") -> Claim:
+    """A claim that BNSL is best on more curves than any other form: its lead (:func:`lead`)
+    is at least one curve's share ``1/n``, against the alternative of no lead (another form,
+    typically M4, best as often as BNSL); tolerance 0.4 of that gap."""
+    return Claim(
+        key=key, statement=statement, source=source, paper_value=1.0 / n,
+        measured=float(stat[0]), interval=(float(stat[1]), float(stat[2])),
+        alternative="no lead: another form (M4) best on as many curves as BNSL",
+        alternative_value=0.0, tolerance=tolerance_from_gap(1.0 / n, 0.0, 0.4),
+        tolerance_source="0.4 × one curve's share", interval_source="bootstrap over curves, 16-84 %",
+        expected=expected, chapter=chapter, quantity=quantity, figure=figure, sense=">=",
+        notes=notes)
+
+
+#: the verdicts the book records today, per claim key (a tuple where fast mode cannot decide)
+EXPECTED = {"addition": Verdict.REPRODUCED, "benchmark_NMT": Verdict.INCONCLUSIVE,
+            "benchmark_LM": Verdict.NOT_REPRODUCED,
+            # the fitter's seed moves BIG-Bench's interval across the edge (seeds 11, 12 of the
+            # tests: [-0.30, 0.10] against the edge 0.06)
+            "benchmark_BB": (Verdict.NOT_REPRODUCED, Verdict.INCONCLUSIVE),
+            "benchmark_IC": Verdict.INCONCLUSIVE, "benchmark_IC5": Verdict.INCONCLUSIVE,
+            "benchmark_IC10": Verdict.REPRODUCED, "benchmark_IC25": Verdict.INCONCLUSIVE,
+            "double_descent": Verdict.NOT_REPRODUCED}
 
 
 def claims(result: Result, config: Config) -> list[Claim]:
-    """The sharp inflection of 4-digit addition against the best baseline, and the benchmark
-    headline -- BNSL extrapolates better than the other forms -- against the best baseline on
-    each curve, per benchmark."""
-    add = result.addition
-    base = add.best_baseline[1]
+    """The sharp inflection of 4-digit addition against the paper's own procedure; per domain
+    of the benchmark (and per shot of image classification), the paper's table read as "BNSL is
+    best on more curves than any other form", against Alabdulmohsin et al.'s own M1-M4; and
+    double descent on our own training runs (an extension)."""
+    add, bench, dd = result.addition, result.benchmark, result.double_descent
+    base = add.best_baseline
     e = add.ext_rmsle
     out = [Claim(
-        key="addition", statement="BNSL fits the first 14 points of 4-digit addition and "
-        "extrapolates the sharp inflection",
-        source=SOURCE + ", arithmetic figure (Figure 5 left as the official code's README numbers "
-        "it; official code: RMSLE 0.0109)", paper_value=ADDITION_OFFICIAL_RMSLE,
-        measured=float(np.median(e)),
-        interval=(float(e.min()), float(e.max())),
-        alternative="the best of the baselines on the same points", alternative_value=base,
-        tolerance=tolerance_from_gap(ADDITION_OFFICIAL_RMSLE, base, 0.4),
-        tolerance_source="0.4 × the gap", interval_source="range over fitter seeds",
-        expected=Verdict.REPRODUCED, chapter=config.chapter,
-        quantity="extrapolation RMSLE on the last 3 points", figure="fig-ch4-addition")]
-    for b in config.benchmarks:
-        w = result.benchmark.wins[b]
-        out.append(Claim(
-            key=f"benchmark_{b}", statement="BNSL extrapolates considerably more accurately than "
-            f"M1–M4 ({BENCHMARK_NAMES[b]} curves of Alabdulmohsin et al. 2022), read literally: "
-            "more accurately than the best of them on each curve",
-            source=SOURCE + ", abstract (the body's per-form shares could not be read here, so "
-            "the abstract's sentence is the reading tested)",
-            paper_value=1.0, measured=float(w[0]), interval=(float(w[1]), float(w[2])),
-            alternative="no better than the best baseline (a coin flip against it)",
-            alternative_value=0.5, tolerance=tolerance_from_gap(1.0, 0.5, 0.4),
-            tolerance_source="0.4 × the gap", interval_source="bootstrap over curves, 16-84 %",
-            expected=Verdict.NOT_REPRODUCED, chapter=config.chapter,
-            quantity="share of curves where BNSL beats the best of M1–M4",
-            figure="fig-ch4-benchmark"))
-    w = result.double_descent.wins
-    out.append(Claim(
-        key="double_descent", statement="BNSL models and extrapolates non-monotonic scaling "
-        "(double descent) better than M1–M4, read literally: better than the best of them on "
-        "each curve", source=SOURCE + ", abstract and its double-descent figure (there on curves "
-        "of Nakkiran et al. 2021; here on our own training runs)",
-        paper_value=1.0, measured=float(w[0]), interval=(float(w[1]), float(w[2])),
-        alternative="no better than the best baseline (a coin flip against it)",
-        alternative_value=0.5, tolerance=tolerance_from_gap(1.0, 0.5, 0.4),
-        tolerance_source="0.4 × the gap", interval_source="bootstrap over curves, 16-84 %",
-        expected=Verdict.NOT_REPRODUCED, chapter=config.chapter,
-        quantity="share of trained double-descent curves where BNSL beats the best of M1–M4",
-        figure="fig-ch4-double-descent"))
+        key="addition", statement="BNSL fitted on the first 14 points of 4-digit addition "
+        "extrapolates the sharp inflection (to the paper's fit's accuracy)",
+        source=SOURCE + ", arithmetic figure (Figure 4 left in v11, 5 in later versions); the "
+        "RMSLE its official script prints for that fit", paper_value=ADDITION_OFFICIAL_RMSLE,
+        measured=add.median_ext, interval=(float(e.min()), float(e.max())),
+        alternative=f"the best baseline on the same points ({base[0]})",
+        alternative_value=base[1], tolerance=add.tolerance,
+        tolerance_source="3 × the spread over fitter seeds, start counts and the penalty, plus "
+        "half a unit of the 4th decimal", interval_source="range over fitter settings",
+        expected=EXPECTED["addition"], chapter=config.chapter,
+        quantity="extrapolation RMSLE on the last 3 points", figure="fig-ch4-addition", digits=4,
+        notes=f"the paper's procedure rerun here on the same points: {add.official_ext:.5f}")]
+    for g, stat in bench.leads.items():
+        n = int(bench.group_n[g])
+        expected = EXPECTED.get(f"benchmark_{_slug(g)}", Verdict.INCONCLUSIVE)
+        notes = "; ".join(n for n in (
+            "each curve has a single held-out point" if g == "NMT" else "",
+            "recorded both ways: the fitter's seed moves the interval across the edge"
+            if isinstance(expected, tuple) else "") if n)
+        out.append(lead_claim(
+            f"benchmark_{_slug(g)}",
+            f"BNSL extrapolates best on more {_group_words(g)} curves than any of M1–M4",
+            SOURCE + ", its table of the share of tasks on which each form is best (Table 1 in "
+            "v11, 2 in v17), M1–M4 from Alabdulmohsin et al.'s own fits; its numbers could not "
+            "be read here, so the reading tested is its order: BNSL first",
+            stat, n, config.chapter,
+            f"BNSL's share of the {n} curves less the best other form's (ties at 3 decimals split)",
+            "fig-ch4-benchmark", expected, notes))
+    out.append(lead_claim(
+        "double_descent", "Extension: BNSL extrapolates double descent past its peak better than "
+        "M1–M4 (on our own trained curves; the paper's are not available here)",
+        SOURCE + ", abstract and its double-descent figure (there on curves of Nakkiran et al.)",
+        dd.lead, len(dd.test), config.chapter,
+        "BNSL's share of the trained curves less the best other form's", "fig-ch4-double-descent",
+        EXPECTED.get("double_descent", Verdict.INCONCLUSIVE)))
     return out
 
 
@@ -953,8 +1311,12 @@ def prose_numbers(result: Result, config: Config) -> dict[str, float]:
     out: dict[str, float] = {
         "seconds": result.wall_time_s, "fast_seeds": len(fast.seeds),
         "fast_starts": fast.n_starts, "fast_stride": fast.official_grid_stride,
-        "fast_minutes": fast.expected_seconds / 60,
-        "add_ext": add.worst_ext, "add_fit": add.worst_fit, "add_d1": add.param("d1"),
+        "fast_minutes": fast.expected_seconds / 60, "penalty": config.penalty,
+        "add_ext": add.median_ext, "add_ext_lo": float(np.min(add.ext_rmsle)),
+        "add_ext_hi": float(np.max(add.ext_rmsle)), "add_settings": len(add.ext_rmsle),
+        "add_official": add.official_ext, "add_official_fit": add.official_fit,
+        "add_spread": add.spread, "add_tol": add.tolerance,
+        "add_fit": add.worst_fit, "add_d1": add.param("d1"),
         "add_c1": add.param("c1"), "add_f1": add.param("f1"),
         "add_best_baseline": add.best_baseline[1], "add_digits_lo": lo, "add_digits_hi": hi,
         "add_split": add.n_fit, "add_points": len(add.x),
@@ -963,6 +1325,8 @@ def prose_numbers(result: Result, config: Config) -> dict[str, float]:
         "full_rule": full.rule_curves, "full_starts": full.n_starts, "full_seeds": len(full.seeds),
         "full_dd": full.dd_curves, "full_dd_inits": full.dd_inits, "full_dd_steps": full.dd_steps,
         "full_noise_lo": min(full.scan_noise), "full_noise_hi": max(full.scan_noise),
+        "full_newton": full.revisiting_newton[0], "fast_newton": fast.revisiting_newton[0],
+        "rounds": config.revisiting_rounds,
         "stride": config.official_grid_stride,
         "split_seen": float(sim.splits[0]), "split_unseen": float(sim.splits[1]),
         "off_seen": float(sim.official_ext[0]), "off_unseen": float(sim.official_ext[1]),
@@ -971,43 +1335,54 @@ def prose_numbers(result: Result, config: Config) -> dict[str, float]:
         "scan_noise": float(sim.scan_noise[0]), "scan_from": sim.predicted_from(0),
         "predicted_rmsle": PREDICTED_RMSLE,
         "n_curves": len(bench.breaks), "breaks0": bench.n_breaks(0), "breaks1": bench.n_breaks(1),
-        "breaks2": bench.n_breaks(2),
+        "breaks2": bench.n_breaks(2), "paper_unconverged": bench.paper_unconverged,
+        "paper_fits": 4 * len(bench.breaks), "all_finite": bench.all_finite,
         "rule_n": config.rule_curves, "rule_noise": config.rule_noise,
         "rule_k": config.rule_fit_points, "rule_points": config.rule_points,
-        "rule_right": rule.right,
+        "rule_right": rule.right, "rule_near": rule.near_truth,
         "dd_nw": len(dd.widths), "dd_wmax": float(dd.widths[-1]), "dd_steps": config.dd_steps,
         "dd_n": config.dd_n_train, "dd_d": config.dd_d_in, "dd_noise": dd.label_noise,
         "dd_inits": config.dd_inits, "dd_curves": config.dd_curves, "dd_k": dd.n_fit,
         "dd_wsplit": dd.split_width, "dd_peak": dd.peak_width,
         "dd_pmatch": (config.dd_n_train - 1) / (config.dd_d_in + 2),
-        "dd_peak_ratio": dd.peak_ratio, "dd_wins": float(dd.wins[0]),
-        "dd_wins_lo": float(dd.wins[1]), "dd_wins_hi": float(dd.wins[2]),
+        "dd_peak_ratio": dd.peak_ratio, "dd_peaks_fitted": dd.peaks_fitted,
+        "dd_lead": float(dd.lead[0]), "dd_lead_lo": float(dd.lead[1]),
+        "dd_lead_hi": float(dd.lead[2]), "dd_share": dd.shares()[SUBJECT],
         "dd_med_bnsl": dd.median_bnsl, "dd_med_base": dd.median_best_baseline,
         "dd_breaks2": int(np.sum(dd.breaks == 2)), "dd_train_s": dd.train_seconds,
         "dd_interp": dd.interpolation_width,
     }
-    for b, w in bench.wins.items():
-        better, worse = bench.decided(b)
-        out.update({f"wins_{b}": float(w[0]), f"wins_{b}_lo": float(w[1]),
-                    f"wins_{b}_hi": float(w[2]), f"ratio_{b}": bench.ratio(b),
-                    f"n_{b}": bench.n(b), f"better_{b}": better, f"worse_{b}": worse})
-    for j, name in enumerate(RULE_FORMS):
-        out[f"rule_med{j}"] = rule.median(name)
-        if j:
-            r = rule.ratio(name)
-            out.update({f"rule_ratio{j}": float(r[0]), f"rule_ratio{j}_lo": float(r[1]),
-                        f"rule_ratio{j}_hi": float(r[2])})
+    for b in dict.fromkeys(bench.suite.tolist()):
+        better, worse, single = bench.decided(b)
+        m = bench.suite == b
+        out.update({f"n_{b}": bench.n(b), f"ratio_{b}": bench.ratio(b), f"better_{b}": better,
+                    f"worse_{b}": worse, f"single_{b}": single})
+        for v, vs in zip(VARIANTS, ("rule", "one", "oracle")):
+            for bs in BASELINE_SETS:
+                out[f"share_{b}_{vs}_{bs}"] = shares(bench.errors(v, bs, m))[SUBJECT]
+    for g, stat in bench.leads.items():
+        sh = bench.shares(g)
+        out.update({f"lead_{_slug(g)}": float(stat[0]), f"lead_{_slug(g)}_lo": float(stat[1]),
+                    f"lead_{_slug(g)}_hi": float(stat[2]), f"share_{_slug(g)}": sh[SUBJECT],
+                    f"m4_{_slug(g)}": sh["M4"]})
+    for name, slug in zip(RULE_FORMS, ("fit", "nopen", "rule", "m4", "truth")):
+        out[f"rule_med_{slug}"] = rule.median(name)
+    for j, (a, b_) in enumerate(RULE_RATIOS):
+        r = rule.ratio(f"{a} / {b_}")
+        out.update({f"rule_ratio{j}": float(r[0]), f"rule_ratio{j}_lo": float(r[1]),
+                    f"rule_ratio{j}_hi": float(r[2])})
     return {k: float(v) for k, v in out.items()}
 
 
 def summary(result: Result) -> str:
     """The chapter's result in a few lines of text."""
     add, sim, bench = result.addition, result.simulation, result.benchmark
-    wins = ", ".join(f"{w[0]:.0%} of the {b} curves" for b, w in bench.wins.items())
+    leads = ", ".join(f"{g} {v[0]:+.2f}" for g, v in bench.leads.items())
     return "\n".join([
-        f"addition: extrapolation RMSLE {add.worst_ext:.4f}, d1 = {add.param('d1'):.1f}",
+        f"addition: extrapolation RMSLE {add.median_ext:.4f} (paper's procedure "
+        f"{add.official_ext:.4f}), d1 = {add.param('d1'):.1f}",
         f"simulation, paper's procedure: {sim.official_ext[0]:.1e} (x <= {sim.splits[0]}), "
         f"{sim.official_ext[1]:.3f} (x <= {sim.splits[1]})",
         f"benchmark: {bench.all_finite} of {len(bench.breaks)} curves with a finite RMSLE for "
-        f"every form; BNSL beats the best baseline on {wins}",
+        f"every form; BNSL's lead in wins over the best other form: {leads}",
         f"all fits in {result.wall_time_s:.0f} s on {result.device}"])
