@@ -143,11 +143,11 @@ def test_rule_and_double_descent_properties():
     e = {n: np.array([1.0, 3.0, 2.0, 4.0]) for n in ch4.RULE_FORMS}
     e["started at the truth"] = np.array([1.0, 2.0, 2.0, 3.0])
     rule = blank(ch4.RuleStudy, true_breaks=np.array([1, 2, 1, 2]), chosen=np.array([1, 1, 1, 2]),
-                 rmsle=e, ratios={"BNSL / M4": np.array([0.8, 0.5, 1.2])})
+                 rmsle=e, ratios={ch4.ratio_key("BNSL", "M4"): np.array([0.8, 0.5, 1.2])})
     assert rule.right == 0.75 and rule.median("BNSL") == 2.5
     # within 10 % of the reference on curves 1, 3 (3 > 2.2, 4 > 3.3)
     assert rule.near_truth == 0.5
-    np.testing.assert_allclose(rule.ratio("BNSL / M4"), [0.8, 0.5, 1.2])
+    np.testing.assert_allclose(rule.ratio(ch4.ratio_key("BNSL", "M4")), [0.8, 0.5, 1.2])
     r = ch4.ratio_of_medians(np.array([1.0, 2.0, 3.0]), np.array([2.0, 4.0, 6.0]), 100, 0)
     np.testing.assert_allclose(r, [0.5, 0.5, 0.5])
     test = np.array([[1.0, 3.0, 0.5, 0.4], [1.2, 2.0, 0.7, 0.2]])

@@ -57,6 +57,11 @@ def test_full_mode_smoke(chapter):
     result = mod.run(cfg)
     claims = mod.claims(result, cfg)
     assert claims and all(isinstance(c, Claim) for c in claims)
+    # the result goes through the cache's flat store and comes back with the same claims
+    from scalinglaws.cache import _restore, _to_tree, flatten_tree, unflatten_tree
+
+    back = _restore(unflatten_tree(flatten_tree(_to_tree(result))))
+    assert [str(c.verdict) for c in mod.claims(back, cfg)] == [str(c.verdict) for c in claims]
     assert all(c.chapter == chapter for c in claims)
     for c in claims:  # verdicts at toy sizes mean nothing, but they must be computable
         assert str(c.verdict) in ("reproduced", "not reproduced", "inconclusive"), c.key

@@ -198,6 +198,11 @@ def _stack(rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
 #: true number of breaks, the same without its penalty, the held-out rule (0-2 breaks), M4, and
 #: a local fit started at the true parameters (a reference, not a procedure)
 RULE_FORMS = ("BNSL", "no penalty", "held-out rule", "M4", "started at the truth")
+def ratio_key(a: str, b: str) -> str:
+    """The name of the ratio of ``a``'s median to ``b``'s in :attr:`RuleStudy.ratios`."""
+    return f"{a} over {b}"
+
+
 #: the ratios of medians the study reports: (numerator, denominator)
 RULE_RATIOS = (("BNSL", "M4"), ("BNSL", "no penalty"), ("held-out rule", "M4"),
                ("BNSL", "started at the truth"))
@@ -648,7 +653,7 @@ class RuleStudy(TreeResult):
     chosen: np.ndarray               # (R,) breaks chosen by the held-out rule
     rmsle: dict                      # RULE_FORMS -> (R,) extrapolation RMSLE against the truth
     medians: dict                    # RULE_FORMS -> [median, lo, hi] (bootstrap over curves)
-    ratios: dict                     # "a / b" -> [median(a) / median(b), lo, hi]
+    ratios: dict                     # ratio_key(a, b) -> [median(a) / median(b), lo, hi]
 
     def median(self, name: str) -> float:
         return float(np.median(self.rmsle[name]))
@@ -1088,7 +1093,8 @@ def _rule_study(cfg: Config) -> RuleStudy:
                      chosen=np.asarray([o[0] for o in out]), rmsle=e,
                      medians={n: median_interval(e[n], cfg.n_boot, cfg.seeds[0])
                               for n in RULE_FORMS},
-                     ratios={f"{a} / {b}": ratio_of_medians(e[a], e[b], cfg.n_boot, cfg.seeds[0])
+                     ratios={ratio_key(a, b): ratio_of_medians(e[a], e[b], cfg.n_boot,
+                                                               cfg.seeds[0])
                              for a, b in RULE_RATIOS})
 
 
@@ -1368,7 +1374,7 @@ def prose_numbers(result: Result, config: Config) -> dict[str, float]:
     for name, slug in zip(RULE_FORMS, ("fit", "nopen", "rule", "m4", "truth")):
         out[f"rule_med_{slug}"] = rule.median(name)
     for j, (a, b_) in enumerate(RULE_RATIOS):
-        r = rule.ratio(f"{a} / {b_}")
+        r = rule.ratio(ratio_key(a, b_))
         out.update({f"rule_ratio{j}": float(r[0]), f"rule_ratio{j}_lo": float(r[1]),
                     f"rule_ratio{j}_hi": float(r[2])})
     return {k: float(v) for k, v in out.items()}
