@@ -314,7 +314,7 @@ class Config(ChapterConfig):
 
     @classmethod
     def fast(cls, **kw: Any) -> "Config":
-        base = dict(mode="fast", seeds=(0, 1), expected_seconds=60.0)
+        base = dict(mode="fast", seeds=(0, 1), expected_seconds=180.0)
         return cls(**{**base, **kw})
 
     @classmethod
@@ -1390,5 +1390,6 @@ def summary(result: Result) -> str:
         f"simulation, paper's procedure: {sim.official_ext[0]:.1e} (x <= {sim.splits[0]}), "
         f"{sim.official_ext[1]:.3f} (x <= {sim.splits[1]})",
         f"benchmark: {bench.all_finite} of {len(bench.breaks)} curves with a finite RMSLE for "
-        f"every form; BNSL's lead in wins over the best other form: {leads}",
+        "every form",
+        f"  BNSL's lead over the best other form: {leads}",
         f"all fits in {result.wall_time_s:.0f} s on {result.device}"])
