@@ -160,6 +160,18 @@ def _m1(B: _Batch) -> list[RevisitingFit]:
             for i in range(len(a))]
 
 
+def _stopped(live: np.ndarray, logb: np.ndarray, beta_old: np.ndarray, rounds: np.ndarray,
+             stop: float, may_stop: bool) -> np.ndarray:
+    """The end of a round for the ``live`` curves: count it, and say which stop by their
+    criterion (``beta`` moved by less than ``stop``, once ``may_stop``); updates ``rounds`` and
+    ``beta_old`` in place."""
+    rounds[live] += 1
+    beta = np.exp(logb[live])
+    done = (np.abs(beta - beta_old[live]) < stop) & may_stop
+    beta_old[live] = beta
+    return done
+
+
 def _m2(B: _Batch, max_iterations: int, grad_iters: int, epochs: int, lr: float, stop: float,
         newton: tuple[int, float]) -> list[RevisitingFit]:
     C = len(B.y)
@@ -186,10 +198,7 @@ def _m2(B: _Batch, max_iterations: int, grad_iters: int, epochs: int, lr: float,
                 step = lr * grad
             e = np.minimum(np.maximum(e - step, 0.0), S.min_err)
         eps[live] = e
-        rounds[live] += 1
-        beta = np.exp(logb[live])
-        done = (np.abs(beta - beta_old[live]) < stop) & (k > grad_iters + 1)
-        beta_old[live] = beta
+        done = _stopped(live, logb, beta_old, rounds, stop, k > grad_iters + 1)
         if done.any():
             live = live[~done]
             S = B.take(live)
@@ -279,10 +288,7 @@ def _m4(B: _Batch, eps0_init: np.ndarray, up_bound: np.ndarray, max_iterations: 
             ei = np.minimum(np.maximum(ei - s_inf, 0.0), S.min_err)
             e0i = np.minimum(np.maximum(e0i - s_0, S.max_err), up[live])
         eps[live], e0[live] = ei, e0i
-        rounds[live] += 1
-        beta = np.exp(logb[live])
-        done = (np.abs(beta - beta_old[live]) < stop) & (k > grad_iters + 1)
-        beta_old[live] = beta
+        done = _stopped(live, logb, beta_old, rounds, stop, k > grad_iters + 1)
         if done.any():
             live = live[~done]
             S, A_live = B.take(live), A[live]
