@@ -208,40 +208,41 @@ def _m2(B: _Batch, max_iterations: int, grad_iters: int, epochs: int, lr: float,
 
 
 def _m3(B: _Batch, max_iterations: int, stop: float) -> list[RevisitingFit]:
-    C, N = B.y.shape
+    C = len(B.y)
     gamma = np.zeros(C)
-    ly = np.log(B.y)
+    logb, c = np.zeros(C), np.full(C, -0.5)
     beta_old = np.ones(C)
-    active = np.ones(C, bool)
     rounds = np.zeros(C, int)
-    beta, c = np.ones(C), np.full(C, -0.5)
+    live, S = np.arange(C), B            # curves still iterating, and their sub-batch
 
-    def objective(g: np.ndarray) -> np.ndarray:   # g: (C, K) candidate gammas -> (C, K)
+    def objective(S: _Batch, lb: np.ndarray, cc: np.ndarray, g: np.ndarray) -> np.ndarray:
+        """Their objective for candidate gammas ``g`` (L, K) of the live curves: (L, K)."""
         with np.errstate(all="ignore"):
-            r = ly[:, None, :] - np.log(beta)[:, None, None] - c[:, None, None] * np.log(
-                1.0 / B.x[:, None, :] + g[:, :, None])
-            return 0.5 * np.sqrt(np.sum(r ** 2 * B.w[:, None, :], 2))
+            r = np.log(S.y)[:, None, :] - lb[:, None, None] - cc[:, None, None] * np.log(
+                1.0 / S.x[:, None, :] + g[:, :, None])
+            return 0.5 * np.sqrt(np.sum(r ** 2 * S.w[:, None, :], 2))
 
     for _ in range(max_iterations):
-        if not active.any():
+        if not live.size:
             break
-        a_, b_ = B.line(ly, np.log(1.0 / B.x + gamma[:, None]))
-        beta = np.where(active, np.exp(a_), beta)
-        c = np.where(active, np.maximum(0.0, b_), c)
+        g = gamma[live]
+        a_, b_ = S.line(np.log(S.y), np.log(1.0 / S.x + g[:, None]))
+        logb[live], c[live] = a_, np.maximum(0.0, b_)
+        lb, cc = logb[live], c[live]
         with np.errstate(all="ignore"):
-            cand = (B.y / beta[:, None]) ** (1.0 / c[:, None]) - 1.0 / B.x
-        cand = np.where(B.m & np.isfinite(cand) & (cand >= 0), cand, np.nan)
-        cur = objective(gamma[:, None])[:, 0]
-        obj = np.where(np.isnan(cand), np.inf, objective(np.nan_to_num(cand)))
+            cand = (S.y / np.exp(lb)[:, None]) ** (1.0 / cc[:, None]) - 1.0 / S.x
+        cand = np.where(S.m & np.isfinite(cand) & (cand >= 0), cand, np.nan)
+        cur = objective(S, lb, cc, g[:, None])[:, 0]
+        obj = np.where(np.isnan(cand), np.inf, objective(S, lb, cc, np.nan_to_num(cand)))
         j = np.argmin(obj, 1)
-        better = obj[np.arange(C), j] < cur
-        gamma = np.where(active & better, cand[np.arange(C), j], gamma)
-        rounds += active
-        done = np.abs(beta - beta_old) < stop
-        beta_old = beta
-        active &= ~done
-    return [RevisitingFit("M3", {"beta": float(beta[i]), "c": float(c[i]),
-                                 "gamma": float(gamma[i])}, int(rounds[i]), not active[i])
+        rows = np.arange(len(live))
+        gamma[live] = np.where(obj[rows, j] < cur, cand[rows, j], g)
+        done = _stopped(live, logb, beta_old, rounds, stop, True)
+        if done.any():
+            live = live[~done]
+            S = B.take(live)
+    return [RevisitingFit("M3", {"beta": float(math.exp(logb[i])), "c": float(c[i]),
+                                 "gamma": float(gamma[i])}, int(rounds[i]), bool(i not in live))
             for i in range(C)]
 
 
