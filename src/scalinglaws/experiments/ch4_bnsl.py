@@ -160,33 +160,25 @@ def shares(errs: Mapping[str, Any]) -> dict[str, float]:
     return dict(zip(names, w.mean(0).tolist()))
 
 
+def _lead_of(w: np.ndarray, j: int) -> float:
+    """Column ``j``'s mean share of the wins ``w`` (curves, forms) less the largest other one."""
+    s = w.mean(0)
+    return float(s[j] - np.delete(s, j).max())
+
+
 def lead(errs: Mapping[str, Any]) -> float:
     """The benchmark statistic: BNSL's share of the wins less the largest share of any other
     form -- positive when BNSL is best on more curves than every other form."""
     names, w = form_wins(errs)
-    s = w.mean(0)
-    j = names.index(SUBJECT)
-    return float(s[j] - np.delete(s, j).max())
+    return _lead_of(w, names.index(SUBJECT))
 
 
 def lead_interval(errs: Mapping[str, Any], n_boot: int, seed: int) -> np.ndarray:
     """:func:`lead` with its 16-84 % bootstrap interval over curves, ``[lead, lo, hi]``."""
     names, w = form_wins(errs)
     j = names.index(SUBJECT)
-
-    def stat(i: np.ndarray) -> float:
-        s = w[i].mean(0)
-        return float(s[j] - np.delete(s, j).max())
-
-    lo, hi = bootstrap_interval(stat, len(w), n_boot, seed)
-    return np.asarray([stat(np.arange(len(w))), lo, hi])
-
-
-def best_form(errs: Mapping[str, Any]) -> np.ndarray:
-    """Per curve, the name of the form with the lowest RMSLE (ties: the first in ``errs``)."""
-    names = list(errs)
-    m = np.stack([np.asarray(errs[n], float) for n in names], -1)
-    return np.asarray(names)[np.argmin(m, -1)]
+    lo, hi = bootstrap_interval(lambda i: _lead_of(w[i], j), len(w), n_boot, seed)
+    return np.asarray([_lead_of(w, j), lo, hi])
 
 
 def _stack(rows: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
