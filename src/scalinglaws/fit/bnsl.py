@@ -184,6 +184,8 @@ def fit_bnsl(x: Sequence[float], y: Sequence[float], n_breaks: int = 1, *, n_sta
     """
     if not isinstance(n_breaks, (int, np.integer)) or n_breaks < 0:
         raise ValueError(f"n_breaks must be an integer >= 0, got {n_breaks!r}")
+    if penalty < 0 or not math.isfinite(penalty):
+        raise ValueError(f"penalty must be a finite number >= 0, got {penalty!r}")
     n_par = 3 + 3 * n_breaks
     x, y = _validate_xy(x, y, n_par, f"a BNSL with n_breaks={n_breaks}")
     bnd = bounds or BNSLBounds()
@@ -269,24 +271,20 @@ def fit_bnsl(x: Sequence[float], y: Sequence[float], n_breaks: int = 1, *, n_sta
                     if r is not None and np.isfinite(r.cost)]
         screened.sort(key=lambda r: r.cost)
         inits = [r.x for r in screened[:n_refine]]
-    best = None
     refined = []
     for th0 in inits:
         r = solve(th0, max_nfev, tol)
         if r is not None and np.isfinite(r.cost):
             refined.append(r)
-        if r is not None and np.isfinite(r.cost) and (best is None or r.cost < best.cost):
-            best = r
-        if best is not None and 2 * best.cost / len(ly) < 1e-24:
-            break  # RMSLE below 1e-12: the data are matched to rounding error
-    if best is None:
+            if 2 * r.cost / len(ly) < 1e-24:
+                break  # RMSLE below 1e-12: the data are matched to rounding error
+    if not refined:
         raise RuntimeError("fit_bnsl: every refinement failed")  # pragma: no cover
-    if penalty < 0 or not math.isfinite(penalty):
-        raise ValueError(f"penalty must be a finite number >= 0, got {penalty!r}")
+    best = min(refined, key=lambda r: r.cost)
     if penalty > 0 and nb > 0:
-        best = _penalised_refit(best, refined, resid, jac, lower, upper, nb, ld_hi_data=float(lx[-1]
-                                / math.log(10)), penalty=penalty, n=len(ly), solve_box=(lower, upper),
-                                tol=tol, max_nfev=max_nfev)
+        best = _penalised_refit(best, refined, resid, jac, lower, upper, nb,
+                                ld_hi_data=float(lx[-1] / math.log(10)), penalty=penalty,
+                                n=len(ly), tol=tol, max_nfev=max_nfev)
     a_, log10b, ph = best.x[0], best.x[1], best.x[2:]
     c0 = float(ph[0])
     cs = tuple(float(v) for v in ph[1:1 + nb])
@@ -333,7 +331,7 @@ PENALISED_REFITS = 2
 
 
 def _penalised_refit(best, refined, resid, jac, lower, upper, nb, *, ld_hi_data, penalty, n,
-                     solve_box, tol, max_nfev):
+                     tol, max_nfev):
     """Refine every refined fit again under :func:`unseen_break_terms` (see :func:`fit_bnsl`);
     the lowest penalised cost wins."""
     n_par = len(best.x)
@@ -352,7 +350,7 @@ def _penalised_refit(best, refined, resid, jac, lower, upper, nb, *, ld_hi_data,
     for r in sorted(refined, key=lambda r: r.cost)[:PENALISED_REFITS]:
         th0 = np.clip(r.x, lower + 1e-12 * (upper - lower), upper - 1e-12 * (upper - lower))
         try:
-            p = optimize.least_squares(presid, th0, jac=pjac, bounds=solve_box, method="trf",
+            p = optimize.least_squares(presid, th0, jac=pjac, bounds=(lower, upper), method="trf",
                                        x_scale="jac", ftol=max(tol, 1e-9), xtol=max(tol, 1e-9),
                                        gtol=max(tol, 1e-9), max_nfev=min(max_nfev, 300))
         except (ValueError, FloatingPointError):
